@@ -1,0 +1,68 @@
+//! The errors a typed session operation can return.
+
+use std::error::Error as StdError;
+
+/// Everything that can go wrong when a typed handle reads or writes the session.
+///
+/// The messages name the storage key and the Rust type involved, so a log line
+/// points straight at the field at fault. Values of `#[session(sensitive)]`
+/// fields never appear in a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A stored value no longer decodes as the field's type, for example after
+    /// a deploy changed the type without a schema version bump.
+    #[error("the session value under key `{key}` does not decode as `{rust_type}`: {reason}")]
+    Decode {
+        /// The storage key of the field.
+        key: &'static str,
+        /// The field's Rust type, as written in the schema.
+        rust_type: &'static str,
+        /// What the decoder objected to (without the value for sensitive fields).
+        reason: String,
+    },
+
+    /// A value could not be represented as JSON, for example a map whose keys
+    /// are not strings.
+    #[error("the value for session key `{key}` (`{rust_type}`) cannot be stored as JSON: {reason}")]
+    Encode {
+        /// The storage key of the field.
+        key: &'static str,
+        /// The field's Rust type, as written in the schema.
+        rust_type: &'static str,
+        /// What the encoder objected to.
+        reason: String,
+    },
+
+    /// The untyped session underneath failed, usually because its store could
+    /// not be reached.
+    #[error("the session store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A failure of the untyped session or of the store behind it.
+///
+/// It keeps the original error as its [`source`](StdError::source), so the
+/// whole chain can be logged.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StoreError(Box<dyn StdError + Send + Sync + 'static>);
+
+impl StoreError {
+    /// Wraps the error of an untyped back end.
+    pub fn new(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self(Box::new(error))
+    }
+
+    /// Creates an error from a plain message, for back ends whose own errors
+    /// are strings.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self(message.into().into())
+    }
+}
+
+impl From<tower_sessions_core::session::Error> for StoreError {
+    fn from(error: tower_sessions_core::session::Error) -> Self {
+        Self::new(error)
+    }
+}

@@ -1,0 +1,106 @@
+//! Typed sessions for axum and tower-sessions.
+//!
+//! Declare what a session holds as a plain struct, derive [`SessionSchema`],
+//! and use the generated handle instead of `session.get::<T>("some_key")`:
+//! every key, type and default is checked by the compiler.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use session_core::{MemorySession, SessionSchema};
+//!
+//! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+//! pub struct CartItem {
+//!     sku: String,
+//!     quantity: u32,
+//! }
+//!
+//! #[derive(SessionSchema)]
+//! #[session(namespace = "shop")]
+//! pub struct Shop {
+//!     #[session(default)]
+//!     cart: Vec<CartItem>,
+//!     #[session(default = String::from("en"))]
+//!     locale: String,
+//!     #[session(rotate_id)]
+//!     user_id: Option<u64>,
+//!     #[session(expires_in = "15m", sensitive)]
+//!     csrf_token: Option<String>,
+//!     #[session(flash)]
+//!     notice: Option<String>,
+//! }
+//!
+//! # async fn demo() -> Result<(), session_core::SessionError> {
+//! // In an axum handler `shop: ShopSession` is an extractor; here the
+//! // in-memory session stands in for `tower_sessions::Session`.
+//! let shop = ShopSession::new(MemorySession::new());
+//!
+//! assert_eq!(shop.locale().await?, "en");
+//! let items = shop
+//!     .update_cart(|cart| {
+//!         cart.push(CartItem { sku: "tea".into(), quantity: 2 });
+//!         cart.len()
+//!     })
+//!     .await?;
+//! assert_eq!(items, 1);
+//!
+//! shop.set_notice("Added to your cart".into()).await?;
+//! assert_eq!(shop.take_notice().await?.as_deref(), Some("Added to your cart"));
+//! assert_eq!(shop.take_notice().await?, None);
+//!
+//! let whole: Shop = shop.load().await?;
+//! assert_eq!(whole.cart.len(), 1);
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo()).unwrap();
+//! ```
+//!
+//! # What the derive generates
+//!
+//! For a struct `Shop`, a handle `ShopSession` (rename it with
+//! `#[session(handle = Name)]`) with, for each field `name`:
+//! `name()`, `set_name(v)`, `update_name(|v| ..)` and `remove_name()`;
+//! `name_expires_at()` for fields with `expires_in`; `take_name()` (and
+//! `push_name(v)` on `Vec`) for `flash` fields. For the whole struct:
+//! `load()`, `save(&Shop)` and `clear()`. The handle reaches the untyped
+//! session only through [`RawSession`], implemented for
+//! `tower_sessions::Session` and for [`MemorySession`].
+//!
+//! With the default `axum` feature the handle is an axum extractor; a router
+//! without a session layer rejects it with a [`SessionRejection`] that says
+//! which layer to add, and [`SessionError`] is a response.
+//!
+//! The guide (the `book/` folder of the repository) covers every attribute,
+//! expiry, flashes, testing, stores and security.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod access;
+mod clock;
+mod disjoint;
+mod envelope;
+mod error;
+#[cfg(feature = "axum")]
+mod extract;
+mod field;
+mod memory;
+mod raw;
+mod schema;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use clock::{Clock, ManualClock, TimeSource};
+pub use error::{SessionError, StoreError};
+#[cfg(feature = "axum")]
+pub use extract::SessionRejection;
+pub use memory::MemorySession;
+pub use raw::RawSession;
+pub use schema::SessionSchema;
+pub use time;
+
+/// Derives [`SessionSchema`] and a typed handle for a struct with named fields.
+///
+/// See the [crate documentation](crate) for what is generated and the guide
+/// for every attribute.
+pub use session_derive::SessionSchema;

@@ -1,0 +1,15 @@
+//! The trait `#[derive(SessionSchema)]` implements.
+
+/// A struct whose fields are stored in the session, one storage key per field.
+///
+/// Implemented by `#[derive(SessionSchema)]`, which also generates the typed
+/// handle (`{Struct}Session`) that reads and writes the fields. The constants
+/// let code and compile-time checks such as [`assert_disjoint!`](crate::assert_disjoint)
+/// see which keys a schema owns.
+pub trait SessionSchema: Sized {
+    /// The namespace prefixed to the field names (`namespace.field`), if any.
+    const NAMESPACE: Option<&'static str>;
+
+    /// Every storage key the schema reads and writes, in field order.
+    const KEYS: &'static [&'static str];
+}

@@ -1,0 +1,247 @@
+//! Parsing of `#[session(...)]` attributes. Every attribute name lives here.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned as _;
+use syn::{Attribute, Expr, Ident, LitStr, Path, Token};
+
+use crate::duration;
+use crate::errors::Errors;
+
+const NAMESPACE: &str = "namespace";
+const HANDLE: &str = "handle";
+const CRATE: &str = "crate";
+const DEBUG: &str = "debug";
+const ON_DECODE_ERROR: &str = "on_decode_error";
+const DEFAULT: &str = "default";
+const KEY: &str = "key";
+const EXPIRES_IN: &str = "expires_in";
+const FLASH: &str = "flash";
+const ROTATE_ID: &str = "rotate_id";
+const SENSITIVE: &str = "sensitive";
+
+const STRUCT_ATTRIBUTES: &[&str] = &[NAMESPACE, HANDLE, CRATE, DEBUG, ON_DECODE_ERROR];
+const FIELD_ATTRIBUTES: &[&str] = &[
+    DEFAULT,
+    KEY,
+    EXPIRES_IN,
+    FLASH,
+    ROTATE_ID,
+    SENSITIVE,
+    ON_DECODE_ERROR,
+];
+
+/// A value together with the attribute tokens it came from, for spans.
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// What a value that does not decode turns into.
+#[derive(Clone, Copy)]
+pub(crate) enum DecodePolicy {
+    Error,
+    Reset,
+}
+
+/// `#[session(...)]` on the struct.
+#[derive(Default)]
+pub(crate) struct StructAttrs {
+    pub(crate) namespace: Option<LitStr>,
+    pub(crate) handle: Option<Ident>,
+    pub(crate) krate: Option<Path>,
+    pub(crate) debug: Option<Span>,
+    pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
+}
+
+/// How an absent field reads.
+pub(crate) enum FieldDefault {
+    /// `#[session(default)]`: the type's `Default`.
+    Trait,
+    /// `#[session(default = expr)]`.
+    Expr(Box<Expr>),
+}
+
+/// `#[session(...)]` on a field.
+#[derive(Default)]
+pub(crate) struct FieldAttrs {
+    pub(crate) default: Option<Spanned<FieldDefault>>,
+    pub(crate) key: Option<LitStr>,
+    pub(crate) expires_in: Option<Spanned<i64>>,
+    pub(crate) flash: Option<Span>,
+    pub(crate) rotate_id: Option<Span>,
+    pub(crate) sensitive: Option<Span>,
+    pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
+}
+
+pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
+    let mut out = StructAttrs::default();
+    for attr in session_attrs(attrs) {
+        let result = attr.parse_nested_meta(|meta| {
+            let span = meta.path.span();
+            if meta.path.is_ident(NAMESPACE) {
+                let value: LitStr = meta.value()?.parse()?;
+                set_once(&mut out.namespace, value, &meta, errors);
+            } else if meta.path.is_ident(HANDLE) {
+                let value: Ident = meta.value()?.parse()?;
+                set_once(&mut out.handle, value, &meta, errors);
+            } else if meta.path.is_ident(CRATE) {
+                let literal: LitStr = meta.value()?.parse()?;
+                let path: Path = literal.parse().map_err(|_| {
+                    syn::Error::new_spanned(
+                        &literal,
+                        "`crate` must be a path such as \"::my_sessions\"",
+                    )
+                })?;
+                set_once(&mut out.krate, path, &meta, errors);
+            } else if meta.path.is_ident(DEBUG) {
+                no_value(&meta)?;
+                set_once(&mut out.debug, span, &meta, errors);
+            } else if meta.path.is_ident(ON_DECODE_ERROR) {
+                let policy = parse_policy(&meta)?;
+                set_once(&mut out.on_decode_error, policy, &meta, errors);
+            } else {
+                unknown(&meta, STRUCT_ATTRIBUTES, FIELD_ATTRIBUTES, "field", errors)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    out
+}
+
+pub(crate) fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
+    let mut out = FieldAttrs::default();
+    for attr in session_attrs(attrs) {
+        let result = attr.parse_nested_meta(|meta| {
+            let span = meta.path.span();
+            if meta.path.is_ident(DEFAULT) {
+                let value = if meta.input.peek(Token![=]) {
+                    FieldDefault::Expr(Box::new(meta.value()?.parse()?))
+                } else {
+                    FieldDefault::Trait
+                };
+                set_once(&mut out.default, Spanned { value, span }, &meta, errors);
+            } else if meta.path.is_ident(KEY) {
+                let value: LitStr = meta.value()?.parse()?;
+                set_once(&mut out.key, value, &meta, errors);
+            } else if meta.path.is_ident(EXPIRES_IN) {
+                let literal: LitStr = meta.value()?.parse()?;
+                let seconds = duration::parse_seconds(&literal.value())
+                    .map_err(|message| syn::Error::new_spanned(&literal, message))?;
+                let value = Spanned {
+                    value: seconds,
+                    span: literal.span(),
+                };
+                set_once(&mut out.expires_in, value, &meta, errors);
+            } else if meta.path.is_ident(FLASH) {
+                no_value(&meta)?;
+                set_once(&mut out.flash, span, &meta, errors);
+            } else if meta.path.is_ident(ROTATE_ID) {
+                no_value(&meta)?;
+                set_once(&mut out.rotate_id, span, &meta, errors);
+            } else if meta.path.is_ident(SENSITIVE) {
+                no_value(&meta)?;
+                set_once(&mut out.sensitive, span, &meta, errors);
+            } else if meta.path.is_ident(ON_DECODE_ERROR) {
+                let policy = parse_policy(&meta)?;
+                set_once(&mut out.on_decode_error, policy, &meta, errors);
+            } else {
+                unknown(&meta, FIELD_ATTRIBUTES, STRUCT_ATTRIBUTES, "struct", errors)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    out
+}
+
+fn session_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| attr.path().is_ident("session"))
+}
+
+/// Stores the first occurrence; reports a repeat at the repeated tokens.
+fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.at(
+            &meta.path,
+            format!("duplicate session attribute `{}`", path_name(&meta.path)),
+        );
+    } else {
+        *slot = Some(value);
+    }
+}
+
+fn no_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+        return Err(meta.error(format!(
+            "`{}` takes no value: write `#[session({})]`",
+            path_name(&meta.path),
+            path_name(&meta.path)
+        )));
+    }
+    Ok(())
+}
+
+fn parse_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<DecodePolicy>> {
+    let literal: LitStr = meta.value()?.parse()?;
+    let value = match literal.value().as_str() {
+        "error" => DecodePolicy::Error,
+        "reset" => DecodePolicy::Reset,
+        other => {
+            return Err(syn::Error::new_spanned(
+                &literal,
+                format!(
+                    "unknown `on_decode_error` policy \"{other}\": expected \"error\" (the default) or \"reset\""
+                ),
+            ));
+        }
+    };
+    Ok(Spanned {
+        value,
+        span: literal.span(),
+    })
+}
+
+/// Reports an unknown attribute, naming the accepted ones, and skips its value
+/// so the following attributes are still checked.
+fn unknown(
+    meta: &ParseNestedMeta<'_>,
+    accepted: &[&str],
+    other_place: &[&str],
+    other_place_name: &str,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let name = path_name(&meta.path);
+    let expected = accepted
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = if other_place.contains(&name.as_str()) {
+        format!(
+            "`{name}` is a {other_place_name} attribute: move it to the {other_place_name}; here the accepted ones are {expected}"
+        )
+    } else {
+        format!("unknown session attribute `{name}`; expected one of {expected}")
+    };
+    errors.at(&meta.path, message);
+    if meta.input.peek(Token![=]) {
+        let _skipped: Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        meta.parse_nested_meta(|_| Ok(()))?;
+    }
+    Ok(())
+}
+
+fn path_name(path: &Path) -> String {
+    path.segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
