@@ -367,7 +367,12 @@ impl<S: RawSession> HandleCore<S> {
     }
 }
 
-fn encode<T: Serialize + ?Sized>(field: &FieldSpec, value: &T) -> Result<Value, SessionError> {
+/// Encodes a field's value as JSON, with the field's key and type in the error.
+///
+/// # Errors
+///
+/// [`SessionError::Encode`] when the value has no JSON form.
+pub fn encode<T: Serialize + ?Sized>(field: &FieldSpec, value: &T) -> Result<Value, SessionError> {
     serde_json::to_value(value).map_err(|error| SessionError::Encode {
         key: field.key,
         rust_type: field.rust_type,

@@ -1,7 +1,8 @@
 //! Everything generated code needs, under one hidden path, so the derive never
 //! depends on the user's imports or on which features are on.
 
-pub use crate::access::HandleCore;
+pub use crate::access::{HandleCore, encode};
+pub use serde_json::Value;
 pub use crate::disjoint::check_disjoint;
 pub use crate::field::{DecodePolicy, FieldSpec};
 pub use serde;

@@ -1,5 +1,9 @@
 //! The trait `#[derive(SessionSchema)]` implements.
 
+use serde_json::Value;
+
+use crate::error::SessionError;
+
 /// A struct whose fields are stored in the session, one storage key per field.
 ///
 /// Implemented by `#[derive(SessionSchema)]`, which also generates the typed
@@ -12,4 +16,13 @@ pub trait SessionSchema: Sized {
 
     /// Every storage key the schema reads and writes, in field order.
     const KEYS: &'static [&'static str];
+
+    /// Every field as the plain JSON value stored under its key, in field
+    /// order; `None` for an absent `Option` field. Per-field expiry is not
+    /// part of it: envelopes are added when a handle writes the field.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Encode`] when a field has no JSON form.
+    fn to_stored(&self) -> Result<Vec<(&'static str, Option<Value>)>, SessionError>;
 }

@@ -68,11 +68,19 @@ pub(crate) fn handle_struct(input: &Input<'_>, names: &Names) -> TokenStream {
     }
 }
 
-/// `impl SessionSchema`, with the given keys.
-pub(crate) fn schema_impl(input: &Input<'_>, names: &Names, keys: &[String]) -> TokenStream {
+/// `impl SessionSchema`, with the given keys and the body of `to_stored`.
+pub(crate) fn schema_impl(
+    input: &Input<'_>,
+    names: &Names,
+    keys: &[String],
+    to_stored: &TokenStream,
+    bounds: &[WherePredicate],
+) -> TokenStream {
     let krate = &names.krate;
     let ident = input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut generics = input.generics.clone();
+    generics.make_where_clause().predicates.extend(bounds.iter().cloned());
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let namespace = match input.namespace() {
         Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
         None => quote!(::core::option::Option::None),
@@ -82,6 +90,15 @@ pub(crate) fn schema_impl(input: &Input<'_>, names: &Names, keys: &[String]) -> 
         impl #impl_generics #krate::SessionSchema for #ident #ty_generics #where_clause {
             const NAMESPACE: ::core::option::Option<&'static str> = #namespace;
             const KEYS: &'static [&'static str] = &[#(#keys),*];
+
+            fn to_stored(
+                &self,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<(&'static str, ::core::option::Option<#krate::__private::Value>)>,
+                #krate::SessionError,
+            > {
+                #to_stored
+            }
         }
     }
 }
@@ -95,7 +112,9 @@ fn expand(input: &Input<'_>) -> TokenStream {
         .map(|field| field.storage_key(namespace.as_deref()))
         .collect();
     let handle_struct = handle_struct(input, &names);
-    let schema_impl = schema_impl(input, &names, &keys);
+    let all_bounds: Vec<WherePredicate> =
+        input.fields.iter().flat_map(|field| field_bounds(input, field, &names.krate)).collect();
+    let schema_impl = schema_impl(input, &names, &keys, &to_stored(input, &names.krate), &all_bounds);
     let specs = input
         .fields
         .iter()
@@ -109,7 +128,7 @@ fn expand(input: &Input<'_>) -> TokenStream {
         #handle_struct
 
         #[doc(hidden)]
-        #[allow(non_upper_case_globals, clippy::all, clippy::pedantic)]
+        #[allow(non_upper_case_globals, unreachable_pub, clippy::all, clippy::pedantic)]
         const _: () = {
             #(#specs)*
             #schema_impl
@@ -121,6 +140,22 @@ fn expand(input: &Input<'_>) -> TokenStream {
     }
 }
 
+fn to_stored(input: &Input<'_>, krate: &Path) -> TokenStream {
+    let entries = input.fields.iter().map(|field| {
+        let ident = field.ident;
+        let spec = spec_ident(field);
+        match field.shape {
+            Shape::Option(_) => quote! {
+                (#spec.key, self.#ident.as_ref().map(|value| #krate::__private::encode(&#spec, value)).transpose()?)
+            },
+            _ => quote! {
+                (#spec.key, ::core::option::Option::Some(#krate::__private::encode(&#spec, &self.#ident)?))
+            },
+        }
+    });
+    quote!(::core::result::Result::Ok(::std::vec![#(#entries),*]))
+}
+
 fn spec_ident(field: &Field<'_>) -> Ident {
     format_ident!("__FIELD_{}", field.name())
 }
@@ -128,7 +163,7 @@ fn spec_ident(field: &Field<'_>) -> Ident {
 fn field_spec(input: &Input<'_>, field: &Field<'_>, key: &str, names: &Names) -> TokenStream {
     let krate = &names.krate;
     let ident = spec_ident(field);
-    let ty = field.ty;
+    let ty = stored_type(field);
     let rust_type = quote!(#ty)
         .to_string()
         .replace(" < ", "<")

@@ -13,7 +13,8 @@ pub(crate) fn expand(input: &Input<'_>, errors: Errors) -> TokenStream {
     let names = Names::of(input);
     let compile_errors = errors.into_compile_errors();
     let handle = handle_struct(input, &names);
-    let schema = schema_impl(input, &names, &[]);
+    let to_stored = quote!(::core::result::Result::Ok(::std::vec::Vec::new()));
+    let schema = schema_impl(input, &names, &[], &to_stored, &[]);
     quote! {
         #compile_errors
         #handle
