@@ -99,6 +99,11 @@ pub use raw::RawSession;
 pub use schema::SessionSchema;
 pub use time;
 
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 /// Derives [`SessionSchema`] and a typed handle for a struct with named fields.
 ///
 /// See the [crate documentation](crate) for what is generated and the guide

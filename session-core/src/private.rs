@@ -2,10 +2,10 @@
 //! depends on the user's imports or on which features are on.
 
 pub use crate::access::{HandleCore, encode};
-pub use serde_json::Value;
 pub use crate::disjoint::check_disjoint;
 pub use crate::field::{DecodePolicy, FieldSpec};
 pub use serde;
+pub use serde_json::Value;
 pub use time::OffsetDateTime;
 pub use tower_sessions_core::Session as DefaultRaw;
 

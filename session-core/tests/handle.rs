@@ -13,9 +13,13 @@ struct Item {
 }
 
 fn tea() -> Item {
-    Item { sku: "tea".into(), quantity: 2 }
+    Item {
+        sku: "tea".into(),
+        quantity: 2,
+    }
 }
 
+// ANCHOR: schema
 #[derive(SessionSchema, Clone, Debug, PartialEq)]
 #[session(namespace = "shop")]
 struct Shop {
@@ -30,6 +34,7 @@ struct Shop {
     #[session(default)]
     visits: u32,
 }
+// ANCHOR_END: schema
 
 /// A second schema sharing the session, without a namespace.
 #[derive(SessionSchema)]
@@ -38,6 +43,7 @@ struct Prefs {
     dark_mode: bool,
 }
 
+// ANCHOR: policy
 #[derive(SessionSchema)]
 #[session(namespace = "lenient", on_decode_error = "reset")]
 struct Lenient {
@@ -46,13 +52,16 @@ struct Lenient {
     #[session(on_decode_error = "error")]
     strict: Option<u32>,
 }
+// ANCHOR_END: policy
 
+// ANCHOR: generic
 #[derive(SessionSchema)]
 struct Wrapper<T> {
     item: Option<T>,
     #[session(default)]
     history: Vec<T>,
 }
+// ANCHOR_END: generic
 
 #[derive(SessionSchema)]
 #[session(handle = CartHandle)]
@@ -61,13 +70,25 @@ struct Unencodable {
 }
 
 fn run<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(future)
 }
 
 #[test]
 fn schema_exposes_its_namespace_and_keys() {
     assert_eq!(Shop::NAMESPACE, Some("shop"));
-    assert_eq!(Shop::KEYS, ["shop.cart", "shop.locale", "shop.user_id", "legacy_theme", "shop.visits"]);
+    assert_eq!(
+        Shop::KEYS,
+        [
+            "shop.cart",
+            "shop.locale",
+            "shop.user_id",
+            "legacy_theme",
+            "shop.visits"
+        ]
+    );
     assert_eq!(Prefs::NAMESPACE, None);
     assert_eq!(Prefs::KEYS, ["dark_mode"]);
 }
@@ -107,7 +128,9 @@ fn set_stores_the_plain_serde_value_under_the_namespaced_key() {
 fn a_schema_reads_data_written_with_the_raw_api() {
     run(async {
         let raw = MemorySession::new();
-        raw.insert_value("legacy_theme", json!("solarized")).await.unwrap();
+        raw.insert_value("legacy_theme", json!("solarized"))
+            .await
+            .unwrap();
         raw.insert_value("shop.visits", json!(41)).await.unwrap();
         let shop = ShopSession::new(raw);
         assert_eq!(shop.theme().await.unwrap().as_deref(), Some("solarized"));
@@ -129,8 +152,24 @@ fn update_changes_in_place_and_returns_the_closure_result() {
             .unwrap();
         assert_eq!(len, 2);
         assert_eq!(shop.cart().await.unwrap().len(), 2);
-        assert_eq!(shop.update_visits(|n| { *n += 1; *n }).await.unwrap(), 1);
-        assert_eq!(shop.update_visits(|n| { *n += 1; *n }).await.unwrap(), 2);
+        assert_eq!(
+            shop.update_visits(|n| {
+                *n += 1;
+                *n
+            })
+            .await
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            shop.update_visits(|n| {
+                *n += 1;
+                *n
+            })
+            .await
+            .unwrap(),
+            2
+        );
     });
 }
 
@@ -139,7 +178,10 @@ fn update_of_an_option_field_sees_none_and_leaving_none_removes_it() {
     run(async {
         let raw = MemorySession::new();
         let shop = ShopSession::new(raw.clone());
-        let was = shop.update_theme(|theme| theme.replace("dark".into())).await.unwrap();
+        let was = shop
+            .update_theme(|theme| theme.replace("dark".into()))
+            .await
+            .unwrap();
         assert_eq!(was, None);
         assert_eq!(shop.theme().await.unwrap().as_deref(), Some("dark"));
         shop.update_theme(|theme| *theme = None).await.unwrap();
@@ -188,17 +230,35 @@ fn load_and_save_round_trip_the_whole_struct() {
         let loaded = shop.load().await.unwrap();
         assert_eq!(
             loaded,
-            Shop { cart: vec![], locale: "en".into(), user_id: None, theme: None, visits: 0 }
+            Shop {
+                cart: vec![],
+                locale: "en".into(),
+                user_id: None,
+                theme: None,
+                visits: 0
+            }
         );
 
-        let changed = Shop { cart: vec![tea()], locale: "fr".into(), user_id: Some(7), theme: Some("dark".into()), visits: 3 };
+        let changed = Shop {
+            cart: vec![tea()],
+            locale: "fr".into(),
+            user_id: Some(7),
+            theme: Some("dark".into()),
+            visits: 3,
+        };
         shop.save(&changed).await.unwrap();
         assert_eq!(shop.load().await.unwrap(), changed);
         assert_eq!(ShopSession::new(raw.clone()).load().await.unwrap(), changed);
 
-        let without_theme = Shop { theme: None, ..changed };
+        let without_theme = Shop {
+            theme: None,
+            ..changed
+        };
         shop.save(&without_theme).await.unwrap();
-        assert!(!raw.keys().contains(&"legacy_theme".to_owned()), "a None is removed");
+        assert!(
+            !raw.keys().contains(&"legacy_theme".to_owned()),
+            "a None is removed"
+        );
         assert_eq!(shop.load().await.unwrap(), without_theme);
     });
 }
@@ -214,7 +274,11 @@ fn rotate_id_fields_cycle_the_id_whenever_their_stored_value_changes() {
         shop.set_user_id(7).await.unwrap();
         assert_eq!(raw.id_generation(), 1, "login cycles");
         shop.set_user_id(7).await.unwrap();
-        assert_eq!(raw.id_generation(), 1, "the same value is no privilege change");
+        assert_eq!(
+            raw.id_generation(),
+            1,
+            "the same value is no privilege change"
+        );
         shop.update_user_id(|id| *id = Some(8)).await.unwrap();
         assert_eq!(raw.id_generation(), 2, "update that changes it cycles");
         shop.remove_user_id().await.unwrap();
@@ -224,13 +288,25 @@ fn rotate_id_fields_cycle_the_id_whenever_their_stored_value_changes() {
 
         let mut whole = shop.load().await.unwrap();
         shop.save(&whole).await.unwrap();
-        assert_eq!(raw.id_generation(), 3, "saving unchanged data does not cycle");
+        assert_eq!(
+            raw.id_generation(),
+            3,
+            "saving unchanged data does not cycle"
+        );
         whole.user_id = Some(9);
         whole.visits = 1;
         shop.save(&whole).await.unwrap();
-        assert_eq!(raw.id_generation(), 4, "save cycles once when the user changes");
+        assert_eq!(
+            raw.id_generation(),
+            4,
+            "save cycles once when the user changes"
+        );
         shop.clear().await.unwrap();
-        assert_eq!(raw.id_generation(), 5, "clear removes the user and cycles once");
+        assert_eq!(
+            raw.id_generation(),
+            5,
+            "clear removes the user and cycles once"
+        );
         assert_eq!(raw.snapshot().get("shop.cart"), None);
     });
 }
@@ -239,7 +315,9 @@ fn rotate_id_fields_cycle_the_id_whenever_their_stored_value_changes() {
 fn a_value_that_no_longer_decodes_names_the_key_and_the_type() {
     run(async {
         let raw = MemorySession::new();
-        raw.insert_value("shop.visits", json!("many")).await.unwrap();
+        raw.insert_value("shop.visits", json!("many"))
+            .await
+            .unwrap();
         let shop = ShopSession::new(raw.clone());
         let error = shop.visits().await.unwrap_err();
         match &error {
@@ -250,15 +328,30 @@ fn a_value_that_no_longer_decodes_names_the_key_and_the_type() {
             other => panic!("expected a decode error, got {other:?}"),
         }
         let message = error.to_string();
-        assert!(message.contains("`shop.visits`") && message.contains("`u32`"), "{message}");
-        assert_eq!(raw.snapshot()["shop.visits"], json!("many"), "an error leaves the data alone");
+        assert!(
+            message.contains("`shop.visits`") && message.contains("`u32`"),
+            "{message}"
+        );
+        assert_eq!(
+            raw.snapshot()["shop.visits"],
+            json!("many"),
+            "an error leaves the data alone"
+        );
         assert!(shop.load().await.is_err(), "load reports it too");
-        assert!(shop.update_visits(|n| *n += 1).await.is_err(), "update does not overwrite it");
+        assert!(
+            shop.update_visits(|n| *n += 1).await.is_err(),
+            "update does not overwrite it"
+        );
         assert_eq!(raw.snapshot()["shop.visits"], json!("many"));
 
-        raw.insert_value("shop.cart", json!([{"sku": 5}])).await.unwrap();
+        raw.insert_value("shop.cart", json!([{"sku": 5}]))
+            .await
+            .unwrap();
         let message = shop.cart().await.unwrap_err().to_string();
-        assert!(message.contains("`shop.cart`") && message.contains("`Vec<Item>`"), "{message}");
+        assert!(
+            message.contains("`shop.cart`") && message.contains("`Vec<Item>`"),
+            "{message}"
+        );
     });
 }
 
@@ -266,7 +359,9 @@ fn a_value_that_no_longer_decodes_names_the_key_and_the_type() {
 fn save_overwrites_a_value_that_no_longer_decodes() {
     run(async {
         let raw = MemorySession::new();
-        raw.insert_value("shop.visits", json!("many")).await.unwrap();
+        raw.insert_value("shop.visits", json!("many"))
+            .await
+            .unwrap();
         let shop = ShopSession::new(raw.clone());
         shop.set_visits(1).await.unwrap();
         assert_eq!(shop.visits().await.unwrap(), 1);
@@ -277,13 +372,23 @@ fn save_overwrites_a_value_that_no_longer_decodes() {
 fn reset_policy_removes_a_bad_value_and_reads_the_default() {
     run(async {
         let raw = MemorySession::new();
-        raw.insert_value("lenient.visits", json!("many")).await.unwrap();
-        raw.insert_value("lenient.strict", json!("many")).await.unwrap();
+        raw.insert_value("lenient.visits", json!("many"))
+            .await
+            .unwrap();
+        raw.insert_value("lenient.strict", json!("many"))
+            .await
+            .unwrap();
         let lenient = LenientSession::new(raw.clone());
         assert_eq!(lenient.visits().await.unwrap(), 0);
         assert_eq!(raw.keys(), ["lenient.strict"], "the bad value is gone");
         assert!(
-            matches!(lenient.strict().await, Err(SessionError::Decode { key: "lenient.strict", .. })),
+            matches!(
+                lenient.strict().await,
+                Err(SessionError::Decode {
+                    key: "lenient.strict",
+                    ..
+                })
+            ),
             "a field-level policy overrides the struct's"
         );
     });
@@ -296,7 +401,10 @@ fn a_value_without_a_json_form_is_an_encode_error_at_set() {
         let handle = CartHandle::new(raw.clone());
         let value = BTreeMap::from([(vec![1u8, 2], 3u32)]);
         let error = handle.set_by_pair(value).await.unwrap_err();
-        assert!(matches!(error, SessionError::Encode { key: "by_pair", .. }), "{error:?}");
+        assert!(
+            matches!(error, SessionError::Encode { key: "by_pair", .. }),
+            "{error:?}"
+        );
         assert!(raw.is_empty());
     });
 }
@@ -306,7 +414,10 @@ fn generic_schemas_work_with_concrete_types() {
     run(async {
         let wrapper: WrapperSession<Item, _> = WrapperSession::new(MemorySession::new());
         wrapper.set_item(tea()).await.unwrap();
-        wrapper.update_history(|history| history.push(tea())).await.unwrap();
+        wrapper
+            .update_history(|history| history.push(tea()))
+            .await
+            .unwrap();
         let loaded: Wrapper<Item> = wrapper.load().await.unwrap();
         assert_eq!(loaded.item, Some(tea()));
         assert_eq!(loaded.history, vec![tea()]);
@@ -331,7 +442,10 @@ fn flush_deletes_every_schemas_data() {
     run(async {
         let raw = MemorySession::new();
         let shop = ShopSession::new(raw.clone());
-        PrefsSession::new(raw.clone()).set_dark_mode(true).await.unwrap();
+        PrefsSession::new(raw.clone())
+            .set_dark_mode(true)
+            .await
+            .unwrap();
         shop.set_visits(3).await.unwrap();
         let before = shop.id();
         shop.flush().await.unwrap();

@@ -8,6 +8,7 @@ use session_core::{MemorySession, RawSession, SessionSchema};
 
 const SECRET: &str = "hunter2-top-secret";
 
+// ANCHOR: schema
 #[derive(SessionSchema)]
 #[session(namespace = "oauth", debug)]
 struct OAuth {
@@ -20,6 +21,7 @@ struct OAuth {
     #[session(sensitive)]
     attempts: Option<u32>,
 }
+// ANCHOR_END: schema
 
 /// A `tracing` writer that keeps everything written, for assertions.
 #[derive(Clone, Default)]
@@ -50,7 +52,10 @@ fn run_logged<F: std::future::Future>(future: F) -> (F::Output, String) {
         .with_writer(move || writer.clone())
         .finish();
     let output = tracing::subscriber::with_default(subscriber, || {
-        tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(future)
     });
     (output, captured.text())
 }
@@ -59,11 +64,16 @@ fn run_logged<F: std::future::Future>(future: F) -> (F::Output, String) {
 fn a_decode_error_of_a_sensitive_field_does_not_quote_the_value() {
     let (message, logs) = run_logged(async {
         let raw = MemorySession::new();
-        raw.insert_value("oauth.attempts", json!(SECRET)).await.unwrap();
+        raw.insert_value("oauth.attempts", json!(SECRET))
+            .await
+            .unwrap();
         let error = OAuthSession::new(raw).attempts().await.unwrap_err();
         format!("{error} {error:?}")
     });
-    assert!(message.contains("`oauth.attempts`") && message.contains("`u32`"), "{message}");
+    assert!(
+        message.contains("`oauth.attempts`") && message.contains("`u32`"),
+        "{message}"
+    );
     assert!(message.contains("sensitive"), "{message}");
     assert!(!message.contains(SECRET), "{message}");
     assert!(!logs.contains(SECRET), "{logs}");
@@ -73,8 +83,14 @@ fn a_decode_error_of_a_sensitive_field_does_not_quote_the_value() {
 fn a_non_sensitive_field_keeps_serdes_full_reason() {
     let (message, _) = run_logged(async {
         let raw = MemorySession::new();
-        raw.insert_value("oauth.return_to", json!(12)).await.unwrap();
-        OAuthSession::new(raw).return_to().await.unwrap_err().to_string()
+        raw.insert_value("oauth.return_to", json!(12))
+            .await
+            .unwrap();
+        OAuthSession::new(raw)
+            .return_to()
+            .await
+            .unwrap_err()
+            .to_string()
     });
     assert!(message.contains("invalid type: integer `12`"), "{message}");
 }
@@ -83,12 +99,17 @@ fn a_non_sensitive_field_keeps_serdes_full_reason() {
 fn a_reset_of_a_sensitive_field_logs_key_and_type_but_not_the_value() {
     let (value, logs) = run_logged(async {
         let raw = MemorySession::new();
-        raw.insert_value("oauth.nonce", json!(SECRET)).await.unwrap();
+        raw.insert_value("oauth.nonce", json!(SECRET))
+            .await
+            .unwrap();
         OAuthSession::new(raw).nonce().await.unwrap()
     });
     assert_eq!(value, None);
     assert!(logs.contains("WARN"), "{logs}");
-    assert!(logs.contains("oauth.nonce") && logs.contains("u64"), "{logs}");
+    assert!(
+        logs.contains("oauth.nonce") && logs.contains("u64"),
+        "{logs}"
+    );
     assert!(!logs.contains(SECRET), "{logs}");
 }
 
@@ -96,7 +117,9 @@ fn a_reset_of_a_sensitive_field_logs_key_and_type_but_not_the_value() {
 fn expiry_of_a_sensitive_field_logs_no_value() {
     let (_, logs) = run_logged(async {
         let raw = MemorySession::new();
-        raw.insert_value("oauth.pkce_verifier", json!({"exp": 1, "v": SECRET})).await.unwrap();
+        raw.insert_value("oauth.pkce_verifier", json!({"exp": 1, "v": SECRET}))
+            .await
+            .unwrap();
         assert_eq!(OAuthSession::new(raw).pkce_verifier().await.unwrap(), None);
     });
     assert!(logs.contains("oauth.pkce_verifier"), "{logs}");

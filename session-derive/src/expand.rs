@@ -79,7 +79,10 @@ pub(crate) fn schema_impl(
     let krate = &names.krate;
     let ident = input.ident;
     let mut generics = input.generics.clone();
-    generics.make_where_clause().predicates.extend(bounds.iter().cloned());
+    generics
+        .make_where_clause()
+        .predicates
+        .extend(bounds.iter().cloned());
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let namespace = match input.namespace() {
         Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
@@ -112,9 +115,18 @@ fn expand(input: &Input<'_>) -> TokenStream {
         .map(|field| field.storage_key(namespace.as_deref()))
         .collect();
     let handle_struct = handle_struct(input, &names);
-    let all_bounds: Vec<WherePredicate> =
-        input.fields.iter().flat_map(|field| field_bounds(input, field, &names.krate)).collect();
-    let schema_impl = schema_impl(input, &names, &keys, &to_stored(input, &names.krate), &all_bounds);
+    let all_bounds: Vec<WherePredicate> = input
+        .fields
+        .iter()
+        .flat_map(|field| field_bounds(input, field, &names.krate))
+        .collect();
+    let schema_impl = schema_impl(
+        input,
+        &names,
+        &keys,
+        &to_stored(input, &names.krate),
+        &all_bounds,
+    );
     let specs = input
         .fields
         .iter()
