@@ -8,11 +8,18 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::clock::Clock;
 use crate::envelope;
 use crate::error::SessionError;
 use crate::field::{DecodePolicy, FieldSpec};
+use crate::migrate;
 use crate::raw::RawSession;
+use crate::schema::SessionSchema;
 
 /// What a decode error says about a sensitive field instead of serde's
 /// message, which may quote the stored value.
@@ -25,19 +32,37 @@ struct Stored {
     deadline: Option<OffsetDateTime>,
 }
 
-/// The untyped session and the clock behind one typed handle.
-#[derive(Clone, Debug)]
-pub struct HandleCore<S> {
+/// The untyped session and the clock behind one typed handle of schema `T`.
+pub struct HandleCore<T, S> {
+    schema: PhantomData<fn() -> T>,
     raw: S,
     clock: Clock,
+    /// Set once the schema's stored version was found current (or brought up
+    /// to date), so later accesses through this handle skip the check.
+    version_checked: Arc<AtomicBool>,
 }
 
-impl<S: RawSession> HandleCore<S> {
-    /// Wraps an untyped session.
-    pub fn new(raw: S, clock: Clock) -> Self {
-        Self { raw, clock }
+impl<T, S: Clone> Clone for HandleCore<T, S> {
+    fn clone(&self) -> Self {
+        Self {
+            schema: PhantomData,
+            raw: self.raw.clone(),
+            clock: self.clock.clone(),
+            version_checked: Arc::clone(&self.version_checked),
+        }
     }
+}
 
+impl<T, S: fmt::Debug> fmt::Debug for HandleCore<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandleCore")
+            .field("raw", &self.raw)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, S> HandleCore<T, S> {
     /// The untyped session.
     pub fn raw(&self) -> &S {
         &self.raw
@@ -47,6 +72,83 @@ impl<S: RawSession> HandleCore<S> {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
+}
+
+impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
+    /// Wraps an untyped session.
+    pub fn new(raw: S, clock: Clock) -> Self {
+        Self {
+            schema: PhantomData,
+            raw,
+            clock,
+            version_checked: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Wraps a copy of older data during a migration, where the version is
+    /// already known.
+    pub fn for_migration(raw: S, clock: Clock) -> Self {
+        let core = Self::new(raw, clock);
+        core.version_checked.store(true, Ordering::Release);
+        core
+    }
+
+    /// Brings the stored data of a versioned schema up to date, once per
+    /// handle; see [`crate::migrate`] for the algorithm.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Migration`] and [`SessionError::UnknownVersion`], with
+    /// the stored data untouched; [`SessionError::Store`].
+    pub async fn ready(&self) -> Result<(), SessionError> {
+        let Some(version) = T::VERSION else {
+            return Ok(());
+        };
+        if self.version_checked.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        migrate::bring_up_to_date(self, version).await?;
+        self.version_checked.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Records the schema version next to data just written, so the next
+    /// request knows which layout it is.
+    async fn stamp(&self) -> Result<(), SessionError> {
+        if let Some(version) = T::VERSION {
+            self.raw
+                .insert_value(version.key, Value::from(version.number))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the whole schema after bringing it up to date.
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleCore::ready`] and [`HandleCore::get`].
+    pub async fn load(&self) -> Result<T, SessionError> {
+        self.ready().await?;
+        T::__read(self).await
+    }
+
+    /// Writes every field of `value`: a `None` removes its key, an unchanged
+    /// value is left as it is (deadline included), a changed expiring value
+    /// gets a fresh deadline, and the id cycles once if a `rotate_id` field
+    /// changed.
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleCore::ready`] and [`HandleCore::set`].
+    pub async fn save(&self, value: &T) -> Result<(), SessionError> {
+        self.ready().await?;
+        let mut rotate = false;
+        for (field, (_, new)) in T::__FIELDS.iter().zip(value.to_stored()?) {
+            rotate |= self.save_field(field, new).await?;
+        }
+        self.cycle_id_if(rotate).await
+    }
 
     /// Reads a field; `None` when absent, expired, or reset by policy.
     ///
@@ -54,10 +156,25 @@ impl<S: RawSession> HandleCore<S> {
     ///
     /// [`SessionError::Decode`] when the stored value does not decode and the
     /// field's policy is [`DecodePolicy::Error`]; [`SessionError::Store`].
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
-    ) -> Result<Option<T>, SessionError> {
+    ) -> Result<Option<V>, SessionError> {
+        self.ready().await?;
+        self.read_field(field).await
+    }
+
+    /// Reads a field without bringing the schema up to date first: for the
+    /// derive's whole-struct reads, which run after that (or on a copy of
+    /// older data during a migration).
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleCore::get`].
+    pub async fn read_field<V: DeserializeOwned>(
+        &self,
+        field: &FieldSpec,
+    ) -> Result<Option<V>, SessionError> {
         Ok(self.get_with_deadline(field).await?.map(|(value, _)| value))
     }
 
@@ -66,12 +183,26 @@ impl<S: RawSession> HandleCore<S> {
     /// # Errors
     ///
     /// As [`HandleCore::get`].
-    pub async fn get_or<T: DeserializeOwned>(
+    pub async fn get_or<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
-        default: impl FnOnce() -> T,
-    ) -> Result<T, SessionError> {
+        default: impl FnOnce() -> V,
+    ) -> Result<V, SessionError> {
         Ok(self.get(field).await?.unwrap_or_else(default))
+    }
+
+    /// Reads a field, or `default()` when it is absent, without bringing the
+    /// schema up to date first (see [`HandleCore::read_field`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleCore::get`].
+    pub async fn read_field_or<V: DeserializeOwned>(
+        &self,
+        field: &FieldSpec,
+        default: impl FnOnce() -> V,
+    ) -> Result<V, SessionError> {
+        Ok(self.read_field(field).await?.unwrap_or_else(default))
     }
 
     /// The deadline of a field with `expires_in`, if it holds a live value.
@@ -83,6 +214,7 @@ impl<S: RawSession> HandleCore<S> {
         &self,
         field: &FieldSpec,
     ) -> Result<Option<OffsetDateTime>, SessionError> {
+        self.ready().await?;
         Ok(self
             .read_stored(field)
             .await?
@@ -95,11 +227,12 @@ impl<S: RawSession> HandleCore<S> {
     ///
     /// [`SessionError::Encode`] when the value has no JSON form;
     /// [`SessionError::Store`].
-    pub async fn set<T: Serialize + ?Sized>(
+    pub async fn set<V: Serialize + ?Sized>(
         &self,
         field: &FieldSpec,
-        value: &T,
+        value: &V,
     ) -> Result<(), SessionError> {
+        self.ready().await?;
         let value = encode(field, value)?;
         self.store(field, value, self.fresh_deadline(field)).await
     }
@@ -111,15 +244,16 @@ impl<S: RawSession> HandleCore<S> {
     ///
     /// As [`HandleCore::get`] and [`HandleCore::set`]; on error nothing is
     /// stored.
-    pub async fn update_or<T, R>(
+    pub async fn update_or<V, R>(
         &self,
         field: &FieldSpec,
-        default: impl FnOnce() -> T,
-        change: impl FnOnce(&mut T) -> R,
+        default: impl FnOnce() -> V,
+        change: impl FnOnce(&mut V) -> R,
     ) -> Result<R, SessionError>
     where
-        T: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
     {
+        self.ready().await?;
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (value, deadline),
             None => (default(), None),
@@ -136,14 +270,15 @@ impl<S: RawSession> HandleCore<S> {
     /// # Errors
     ///
     /// As [`HandleCore::update_or`].
-    pub async fn update_option<T, R>(
+    pub async fn update_option<V, R>(
         &self,
         field: &FieldSpec,
-        change: impl FnOnce(&mut Option<T>) -> R,
+        change: impl FnOnce(&mut Option<V>) -> R,
     ) -> Result<R, SessionError>
     where
-        T: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
     {
+        self.ready().await?;
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (Some(value), deadline),
             None => (None, None),
@@ -167,6 +302,7 @@ impl<S: RawSession> HandleCore<S> {
     ///
     /// [`SessionError::Store`].
     pub async fn remove(&self, field: &FieldSpec) -> Result<(), SessionError> {
+        self.ready().await?;
         let removed = self.raw.remove_value(field.key).await?;
         if field.rotate_id && removed.is_some() {
             self.raw.cycle_id().await?;
@@ -179,10 +315,10 @@ impl<S: RawSession> HandleCore<S> {
     /// # Errors
     ///
     /// As [`HandleCore::get`]; a value that does not decode is left in place.
-    pub async fn take<T: DeserializeOwned>(
+    pub async fn take<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
-    ) -> Result<Option<T>, SessionError> {
+    ) -> Result<Option<V>, SessionError> {
         let value = self.get(field).await?;
         if value.is_some() {
             self.remove(field).await?;
@@ -190,21 +326,13 @@ impl<S: RawSession> HandleCore<S> {
         Ok(value)
     }
 
-    /// Writes one field of a whole-struct save, without cycling the id.
-    ///
-    /// An unchanged value is left as it is, deadline included; a changed
-    /// expiring value gets a fresh deadline; `None` removes the key. Returns
-    /// whether the id must cycle (a `rotate_id` field changed).
-    ///
-    /// # Errors
-    ///
-    /// As [`HandleCore::set`].
-    pub async fn save_field<T: Serialize + ?Sized>(
+    /// Writes one encoded field of a whole-struct save, without cycling the
+    /// id; returns whether the id must cycle (a `rotate_id` field changed).
+    async fn save_field(
         &self,
         field: &FieldSpec,
-        value: Option<&T>,
+        new: Option<Value>,
     ) -> Result<bool, SessionError> {
-        let new = value.map(|value| encode(field, value)).transpose()?;
         let stored = self.raw.get_value(field.key).await?;
         let anything_stored = stored.is_some();
         let old = stored.and_then(|stored| self.live_inner(field, stored));
@@ -221,17 +349,20 @@ impl<S: RawSession> HandleCore<S> {
         Ok(rotate)
     }
 
-    /// Removes every field of a schema; cycles the id once if a `rotate_id`
-    /// field held a value.
+    /// Removes every key of the schema, its version key included; cycles the
+    /// id once if a `rotate_id` field held a value.
     ///
     /// # Errors
     ///
     /// [`SessionError::Store`].
-    pub async fn clear(&self, fields: &[FieldSpec]) -> Result<(), SessionError> {
+    pub async fn clear(&self) -> Result<(), SessionError> {
         let mut rotate = false;
-        for field in fields {
+        for field in T::__FIELDS {
             let removed = self.raw.remove_value(field.key).await?;
             rotate |= field.rotate_id && removed.is_some();
+        }
+        if let Some(version) = T::VERSION {
+            self.raw.remove_value(version.key).await?;
         }
         self.cycle_id_if(rotate).await
     }
@@ -248,10 +379,10 @@ impl<S: RawSession> HandleCore<S> {
         Ok(())
     }
 
-    async fn get_with_deadline<T: DeserializeOwned>(
+    async fn get_with_deadline<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
-    ) -> Result<Option<(T, Option<OffsetDateTime>)>, SessionError> {
+    ) -> Result<Option<(V, Option<OffsetDateTime>)>, SessionError> {
         let Some(stored) = self.read_stored(field).await? else {
             return Ok(None);
         };
@@ -335,6 +466,18 @@ impl<S: RawSession> HandleCore<S> {
         self.cycle_id_if(changed).await
     }
 
+    /// Stores an encoded value with the given deadline, or a fresh one when
+    /// the field expires and none is given. Never cycles the id.
+    pub(crate) async fn insert_with_deadline(
+        &self,
+        field: &FieldSpec,
+        value: Value,
+        deadline: Option<OffsetDateTime>,
+    ) -> Result<(), SessionError> {
+        let deadline = deadline.or_else(|| self.fresh_deadline(field));
+        self.insert(field, value, deadline).await
+    }
+
     async fn insert(
         &self,
         field: &FieldSpec,
@@ -346,7 +489,7 @@ impl<S: RawSession> HandleCore<S> {
             None => value,
         };
         self.raw.insert_value(field.key, stored).await?;
-        Ok(())
+        self.stamp().await
     }
 
     /// The live plain value inside a stored value: the envelope's content for

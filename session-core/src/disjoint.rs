@@ -63,7 +63,7 @@ const fn check_pair(first: (&str, &[&str]), second: (&str, &[&str]), same_schema
     }
 }
 
-const fn str_eq(a: &str, b: &str) -> bool {
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

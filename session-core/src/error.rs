@@ -34,6 +34,53 @@ pub enum SessionError {
         reason: String,
     },
 
+    /// Data stored by an older version of a schema could not be brought up to
+    /// date. Nothing stored was changed.
+    #[error(
+        "migrating session namespace `{namespace}` from version {from} to {to} failed, \
+         and the stored data was left untouched: {cause}"
+    )]
+    Migration {
+        /// The schema's namespace.
+        namespace: &'static str,
+        /// The stored version.
+        from: u32,
+        /// The version of the running code.
+        to: u32,
+        /// What failed: a decode error of an old field, or a conversion.
+        #[source]
+        cause: Box<SessionError>,
+    },
+
+    /// A `TryFrom` conversion between two schema versions refused the data.
+    #[error("converting version {from} to version {to} failed: {reason}")]
+    Conversion {
+        /// The older version.
+        from: u32,
+        /// The newer version.
+        to: u32,
+        /// The conversion's error message.
+        reason: String,
+    },
+
+    /// The session holds a version of a schema that the running code does not
+    /// know: newer than it (after a rollback), or older than the oldest
+    /// version it can migrate from. The data is left untouched.
+    #[error(
+        "session namespace `{namespace}` holds version {stored}, which this build cannot read \
+         (it reads versions {oldest} to {current}); the stored data was left untouched"
+    )]
+    UnknownVersion {
+        /// The schema's namespace.
+        namespace: &'static str,
+        /// The version found in the session.
+        stored: u32,
+        /// The oldest version in the `migrate_from` chain.
+        oldest: u32,
+        /// The version of the running code.
+        current: u32,
+    },
+
     /// The untyped session underneath failed, usually because its store could
     /// not be reached.
     #[error("the session store failed: {0}")]

@@ -83,6 +83,7 @@ mod error;
 mod extract;
 mod field;
 mod memory;
+mod migrate;
 mod raw;
 mod schema;
 
@@ -96,7 +97,7 @@ pub use error::{SessionError, StoreError};
 pub use extract::SessionRejection;
 pub use memory::MemorySession;
 pub use raw::RawSession;
-pub use schema::SessionSchema;
+pub use schema::{SchemaVersion, SessionSchema};
 pub use time;
 
 /// The README's example, compiled as a doctest so it cannot rot.

@@ -192,4 +192,10 @@ impl Input<'_> {
     pub(crate) fn namespace(&self) -> Option<String> {
         self.attrs.namespace.as_ref().map(syn::LitStr::value)
     }
+
+    /// The reserved key of a versioned schema: `{namespace}.__version`.
+    pub(crate) fn version_key(&self) -> Option<String> {
+        self.attrs.version.as_ref()?;
+        Some(format!("{}.__version", self.namespace()?))
+    }
 }

@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned as _;
-use syn::{Attribute, Expr, Ident, LitStr, Path, Token};
+use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token, Type};
 
 use crate::duration;
 use crate::errors::Errors;
@@ -13,6 +13,8 @@ const HANDLE: &str = "handle";
 const CRATE: &str = "crate";
 const DEBUG: &str = "debug";
 const ON_DECODE_ERROR: &str = "on_decode_error";
+const VERSION: &str = "version";
+const MIGRATE_FROM: &str = "migrate_from";
 const DEFAULT: &str = "default";
 const KEY: &str = "key";
 const EXPIRES_IN: &str = "expires_in";
@@ -20,7 +22,15 @@ const FLASH: &str = "flash";
 const ROTATE_ID: &str = "rotate_id";
 const SENSITIVE: &str = "sensitive";
 
-const STRUCT_ATTRIBUTES: &[&str] = &[NAMESPACE, HANDLE, CRATE, DEBUG, ON_DECODE_ERROR];
+const STRUCT_ATTRIBUTES: &[&str] = &[
+    NAMESPACE,
+    VERSION,
+    MIGRATE_FROM,
+    HANDLE,
+    CRATE,
+    DEBUG,
+    ON_DECODE_ERROR,
+];
 const FIELD_ATTRIBUTES: &[&str] = &[
     DEFAULT,
     KEY,
@@ -52,6 +62,8 @@ pub(crate) struct StructAttrs {
     pub(crate) krate: Option<Path>,
     pub(crate) debug: Option<Span>,
     pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
+    pub(crate) version: Option<Spanned<u32>>,
+    pub(crate) migrate_from: Option<Type>,
 }
 
 /// How an absent field reads.
@@ -82,6 +94,28 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
             if meta.path.is_ident(NAMESPACE) {
                 let value: LitStr = meta.value()?.parse()?;
                 set_once(&mut out.namespace, value, &meta, errors);
+            } else if meta.path.is_ident(VERSION) {
+                let literal: LitInt = meta.value()?.parse()?;
+                let number: u32 = literal.base10_parse().map_err(|_| {
+                    syn::Error::new_spanned(
+                        &literal,
+                        "`version` must be a whole number from 1 to 4294967295",
+                    )
+                })?;
+                if number == 0 {
+                    return Err(syn::Error::new_spanned(
+                        &literal,
+                        "`version` starts at 1: data stored without a version key is version 1",
+                    ));
+                }
+                let value = Spanned {
+                    value: number,
+                    span: literal.span(),
+                };
+                set_once(&mut out.version, value, &meta, errors);
+            } else if meta.path.is_ident(MIGRATE_FROM) {
+                let value: Type = meta.value()?.parse()?;
+                set_once(&mut out.migrate_from, value, &meta, errors);
             } else if meta.path.is_ident(HANDLE) {
                 let value: Ident = meta.value()?.parse()?;
                 set_once(&mut out.handle, value, &meta, errors);

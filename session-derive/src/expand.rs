@@ -62,76 +62,20 @@ pub(crate) fn handle_struct(input: &Input<'_>, names: &Names) -> TokenStream {
     quote! {
         #[doc = #doc]
         #vis struct #handle<#params> #where_clause {
-            __core: #krate::__private::HandleCore<__S>,
-            __schema: ::core::marker::PhantomData<fn() -> #ident #ty_generics>,
-        }
-    }
-}
-
-/// `impl SessionSchema`, with the given keys and the body of `to_stored`.
-pub(crate) fn schema_impl(
-    input: &Input<'_>,
-    names: &Names,
-    keys: &[String],
-    to_stored: &TokenStream,
-    bounds: &[WherePredicate],
-) -> TokenStream {
-    let krate = &names.krate;
-    let ident = input.ident;
-    let mut generics = input.generics.clone();
-    generics
-        .make_where_clause()
-        .predicates
-        .extend(bounds.iter().cloned());
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let namespace = match input.namespace() {
-        Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
-        None => quote!(::core::option::Option::None),
-    };
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #krate::SessionSchema for #ident #ty_generics #where_clause {
-            const NAMESPACE: ::core::option::Option<&'static str> = #namespace;
-            const KEYS: &'static [&'static str] = &[#(#keys),*];
-
-            fn to_stored(
-                &self,
-            ) -> ::core::result::Result<
-                ::std::vec::Vec<(&'static str, ::core::option::Option<#krate::__private::Value>)>,
-                #krate::SessionError,
-            > {
-                #to_stored
-            }
+            __core: #krate::__private::HandleCore<#ident #ty_generics, __S>,
         }
     }
 }
 
 fn expand(input: &Input<'_>) -> TokenStream {
     let names = Names::of(input);
-    let namespace = input.namespace();
-    let keys: Vec<String> = input
-        .fields
-        .iter()
-        .map(|field| field.storage_key(namespace.as_deref()))
-        .collect();
     let handle_struct = handle_struct(input, &names);
-    let all_bounds: Vec<WherePredicate> = input
-        .fields
-        .iter()
-        .flat_map(|field| field_bounds(input, field, &names.krate))
-        .collect();
-    let schema_impl = schema_impl(
-        input,
-        &names,
-        &keys,
-        &to_stored(input, &names.krate),
-        &all_bounds,
-    );
     let specs = input
         .fields
         .iter()
-        .zip(&keys)
-        .map(|(field, key)| field_spec(input, field, key, &names));
+        .map(|field| field_spec(input, field, &names));
+    let schema_impl = schema_impl(input, &names);
+    let version_check = version_check(input, &names);
     let handle_impl = handle_impl(input, &names);
     let trait_impls = handle_trait_impls(input, &names);
     let extractor = extractor(input, &names);
@@ -144,6 +88,7 @@ fn expand(input: &Input<'_>) -> TokenStream {
         const _: () = {
             #(#specs)*
             #schema_impl
+            #version_check
             #handle_impl
             #trait_impls
             #extractor
@@ -152,31 +97,16 @@ fn expand(input: &Input<'_>) -> TokenStream {
     }
 }
 
-fn to_stored(input: &Input<'_>, krate: &Path) -> TokenStream {
-    let entries = input.fields.iter().map(|field| {
-        let ident = field.ident;
-        let spec = spec_ident(field);
-        match field.shape {
-            Shape::Option(_) => quote! {
-                (#spec.key, self.#ident.as_ref().map(|value| #krate::__private::encode(&#spec, value)).transpose()?)
-            },
-            _ => quote! {
-                (#spec.key, ::core::option::Option::Some(#krate::__private::encode(&#spec, &self.#ident)?))
-            },
-        }
-    });
-    quote!(::core::result::Result::Ok(::std::vec![#(#entries),*]))
-}
-
 fn spec_ident(field: &Field<'_>) -> Ident {
     format_ident!("__FIELD_{}", field.name())
 }
 
-fn field_spec(input: &Input<'_>, field: &Field<'_>, key: &str, names: &Names) -> TokenStream {
+fn field_spec(input: &Input<'_>, field: &Field<'_>, names: &Names) -> TokenStream {
     let krate = &names.krate;
     let ident = spec_ident(field);
-    let ty = stored_type(field);
-    let rust_type = quote!(#ty)
+    let key = field.storage_key(input.namespace().as_deref());
+    let stored = stored_type(field);
+    let rust_type = quote!(#stored)
         .to_string()
         .replace(" < ", "<")
         .replace(" >", ">")
@@ -212,15 +142,34 @@ fn field_spec(input: &Input<'_>, field: &Field<'_>, key: &str, names: &Names) ->
     }
 }
 
-/// Generics of the handle impls: the struct's, plus `__S: RawSession`.
-fn handle_generics(input: &Input<'_>, krate: &Path) -> Generics {
+/// The struct's generics with the bounds every stored type parameter needs.
+fn bounded_generics(input: &Input<'_>, krate: &Path) -> Generics {
     let mut generics = input.generics.clone();
-    generics.params.push(parse_quote!(__S: #krate::RawSession));
+    let bounds: Vec<WherePredicate> = input
+        .fields
+        .iter()
+        .filter_map(|field| field_bound(input, field, krate))
+        .collect();
+    if !bounds.is_empty() {
+        generics.make_where_clause().predicates.extend(bounds);
+    }
     generics
 }
 
-/// Whether a type mentions one of the struct's type parameters, and so needs
-/// a bound where it is used (types without parameters are checked as written).
+/// The bound the stored type of `field` needs, when it depends on a type
+/// parameter (types without parameters are checked as written).
+fn field_bound(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> Option<WherePredicate> {
+    let stored = stored_type(field);
+    mentions_type_param(stored, input.generics).then(|| {
+        parse_quote! {
+            #stored: #krate::__private::serde::Serialize
+                + #krate::__private::serde::de::DeserializeOwned
+                + ::core::marker::Send
+                + ::core::marker::Sync
+        }
+    })
+}
+
 fn mentions_type_param(ty: &Type, generics: &Generics) -> bool {
     let params: Vec<String> = generics
         .type_params()
@@ -246,20 +195,6 @@ fn visit_idents(tokens: TokenStream, visit: &mut impl FnMut(&Ident)) {
     }
 }
 
-/// The bounds the stored type of `field` needs, when it depends on a type parameter.
-fn field_bounds(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> Vec<WherePredicate> {
-    let stored = stored_type(field);
-    if !mentions_type_param(stored, input.generics) {
-        return Vec::new();
-    }
-    vec![parse_quote! {
-        #stored: #krate::__private::serde::Serialize
-            + #krate::__private::serde::de::DeserializeOwned
-            + ::core::marker::Send
-            + ::core::marker::Sync
-    }]
-}
-
 /// The type whose JSON form is stored: `U` for `Option<U>`, else the field type.
 fn stored_type<'a>(field: &Field<'a>) -> &'a Type {
     match field.shape {
@@ -268,17 +203,170 @@ fn stored_type<'a>(field: &Field<'a>) -> &'a Type {
     }
 }
 
-fn method_where(predicates: &[WherePredicate]) -> TokenStream {
-    if predicates.is_empty() {
-        TokenStream::new()
+/// `impl SessionSchema` for a valid schema.
+fn schema_impl(input: &Input<'_>, names: &Names) -> TokenStream {
+    let krate = &names.krate;
+    let ident = input.ident;
+    let generics = bounded_generics(input, krate);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let namespace = match input.namespace() {
+        Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
+        None => quote!(::core::option::Option::None),
+    };
+    let field_keys: Vec<String> = input
+        .fields
+        .iter()
+        .map(|field| field.storage_key(input.namespace().as_deref()))
+        .collect();
+    let version_key = input.version_key();
+    let all_keys = field_keys.iter().chain(version_key.iter());
+    let version = match (&input.attrs.version, &version_key) {
+        (Some(version), Some(key)) => {
+            let number = version.value;
+            quote!(::core::option::Option::Some(#krate::SchemaVersion { number: #number, key: #key }))
+        }
+        _ => quote!(::core::option::Option::None),
+    };
+    let own_version = input
+        .attrs
+        .version
+        .as_ref()
+        .map_or(1, |version| version.value);
+    let specs: Vec<Ident> = input.fields.iter().map(spec_ident).collect();
+    let (origin_keys, oldest_version, older_keys, read_older) = match &input.attrs.migrate_from {
+        Some(older) => (
+            quote!(<#older as #krate::SessionSchema>::__ORIGIN_KEYS),
+            quote!(<#older as #krate::SessionSchema>::__OLDEST_VERSION),
+            quote!(<#older as #krate::SessionSchema>::__chain_keys(keys);),
+            quote! {
+                let older = <#older as #krate::SessionSchema>::__read_version(copy, clock, version).await?;
+                #krate::__private::migrate_step::<#older, Self>(older, #own_version - 1, #own_version)
+            },
+        ),
+        None => (
+            quote!(&[#(#field_keys),*]),
+            quote!(#own_version),
+            TokenStream::new(),
+            quote! {
+                ::core::result::Result::Err(#krate::__private::no_migration_path::<Self>(version))
+            },
+        ),
+    };
+    let reads = input.fields.iter().map(|field| {
+        let field_ident = field.ident;
+        let spec = spec_ident(field);
+        match field.shape {
+            Shape::Option(inner) => quote!(#field_ident: core.read_field::<#inner>(&#spec).await?),
+            _ => {
+                let ty = field.ty;
+                let default = default_closure(field);
+                quote!(#field_ident: core.read_field_or::<#ty>(&#spec, #default).await?)
+            }
+        }
+    });
+    let to_stored = input.fields.iter().map(|field| {
+        let field_ident = field.ident;
+        let spec = spec_ident(field);
+        match field.shape {
+            Shape::Option(_) => quote! {
+                (#spec.key, self.#field_ident.as_ref().map(|value| #krate::__private::encode(&#spec, value)).transpose()?)
+            },
+            _ => quote! {
+                (#spec.key, ::core::option::Option::Some(#krate::__private::encode(&#spec, &self.#field_ident)?))
+            },
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::SessionSchema for #ident #ty_generics #where_clause {
+            const NAMESPACE: ::core::option::Option<&'static str> = #namespace;
+            const KEYS: &'static [&'static str] = &[#(#all_keys),*];
+            const VERSION: ::core::option::Option<#krate::SchemaVersion> = #version;
+            const __FIELDS: &'static [#krate::__private::FieldSpec] = &[#(#specs),*];
+            const __ORIGIN_KEYS: &'static [&'static str] = #origin_keys;
+            const __OLDEST_VERSION: u32 = #oldest_version;
+
+            fn to_stored(
+                &self,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<(&'static str, ::core::option::Option<#krate::__private::Value>)>,
+                #krate::SessionError,
+            > {
+                ::core::result::Result::Ok(::std::vec![#(#to_stored),*])
+            }
+
+            async fn __read<__S: #krate::RawSession>(
+                core: &#krate::__private::HandleCore<Self, __S>,
+            ) -> ::core::result::Result<Self, #krate::SessionError> {
+                ::core::result::Result::Ok(Self { #(#reads,)* })
+            }
+
+            async fn __read_version(
+                copy: #krate::MemorySession,
+                clock: #krate::Clock,
+                version: u32,
+            ) -> ::core::result::Result<Self, #krate::SessionError> {
+                if version == #own_version {
+                    let core = #krate::__private::HandleCore::<Self, #krate::MemorySession>::for_migration(copy, clock);
+                    return <Self as #krate::SessionSchema>::__read(&core).await;
+                }
+                #read_older
+            }
+
+            fn __chain_keys(keys: &mut ::std::vec::Vec<&'static str>) {
+                keys.extend_from_slice(<Self as #krate::SessionSchema>::KEYS);
+                #older_keys
+            }
+        }
+    }
+}
+
+/// A compile-time check that `migrate_from` names the previous version of
+/// this schema, in the same namespace.
+fn version_check(input: &Input<'_>, names: &Names) -> TokenStream {
+    let krate = &names.krate;
+    let (Some(older), Some(version), Some(namespace)) = (
+        &input.attrs.migrate_from,
+        &input.attrs.version,
+        input.namespace(),
+    ) else {
+        return TokenStream::new();
+    };
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = input.ident;
+    let expected = version.value - 1;
+    let key = format!("{namespace}.__version");
+    let older_name = quote!(#older).to_string().replace(' ', "");
+    let message = if expected == 0 {
+        format!(
+            "`{ident}` has `version = 1`, so it cannot `migrate_from` anything: version 1 is the first"
+        )
     } else {
-        quote!(where #(#predicates),*)
+        format!(
+            "`migrate_from = {older_name}` must name the previous version of `{ident}`: \
+             `{older_name}` needs `#[session(namespace = \"{namespace}\", version = {expected})]`"
+        )
+    };
+    quote_spanned! {older.span()=>
+        const _: () = {
+            if !#krate::__private::is_version(
+                <#older as #krate::SessionSchema>::VERSION,
+                #expected,
+                #key,
+            ) {
+                ::core::panic!(#message);
+            }
+            let _ = #krate::__private::assert_migrates::<#older, #ident>;
+        };
     }
 }
 
 fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
     let Names { krate, handle } = names;
-    let generics = handle_generics(input, krate);
+    let mut generics = bounded_generics(input, krate);
+    generics.params.push(parse_quote!(__S: #krate::RawSession));
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     let (_, struct_ty_generics, _) = input.generics.split_for_impl();
     let handle_args = handle_args(input.generics, quote!(__S));
@@ -287,26 +375,6 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
         .fields
         .iter()
         .map(|field| field_methods(input, field, krate));
-    let all_bounds: Vec<WherePredicate> = input
-        .fields
-        .iter()
-        .flat_map(|field| field_bounds(input, field, krate))
-        .collect();
-    let all_bounds = method_where(&all_bounds);
-    let load_fields = input.fields.iter().map(|field| {
-        let ident = field.ident;
-        quote!(#ident: self.#ident().await?)
-    });
-    let save_fields = input.fields.iter().map(|field| {
-        let ident = field.ident;
-        let spec = spec_ident(field);
-        let value = match field.shape {
-            Shape::Option(_) => quote!(value.#ident.as_ref()),
-            _ => quote!(::core::option::Option::Some(&value.#ident)),
-        };
-        quote!(rotate |= self.__core.save_field(&#spec, #value).await?;)
-    });
-    let clear_specs = input.fields.iter().map(spec_ident);
     let load_doc = format!(
         "Reads every field into a [`{ident}`], applying defaults and expiry. Flash fields are read, not taken."
     );
@@ -324,10 +392,7 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
 
             /// Wraps an untyped session with the clock that per-field expiry reads.
             pub fn with_clock(raw: __S, clock: #krate::Clock) -> Self {
-                Self {
-                    __core: #krate::__private::HandleCore::new(raw, clock),
-                    __schema: ::core::marker::PhantomData,
-                }
+                Self { __core: #krate::__private::HandleCore::new(raw, clock) }
             }
 
             /// The untyped session underneath, for session-level operations such as expiry.
@@ -356,20 +421,18 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
             }
 
             #[doc = #load_doc]
-            pub async fn load(&self) -> ::core::result::Result<#ident #struct_ty_generics, #krate::SessionError> #all_bounds {
-                ::core::result::Result::Ok(#ident { #(#load_fields,)* })
+            pub async fn load(&self) -> ::core::result::Result<#ident #struct_ty_generics, #krate::SessionError> {
+                self.__core.load().await
             }
 
             #[doc = #save_doc]
-            pub async fn save(&self, value: &#ident #struct_ty_generics) -> ::core::result::Result<(), #krate::SessionError> #all_bounds {
-                let mut rotate = false;
-                #(#save_fields)*
-                self.__core.cycle_id_if(rotate).await
+            pub async fn save(&self, value: &#ident #struct_ty_generics) -> ::core::result::Result<(), #krate::SessionError> {
+                self.__core.save(value).await
             }
 
-            /// Removes this schema's keys, and no other schema's.
+            /// Removes this schema's keys (its version key included), and no other schema's.
             pub async fn clear(&self) -> ::core::result::Result<(), #krate::SessionError> {
-                self.__core.clear(&[#(#clear_specs),*]).await
+                self.__core.clear().await
             }
 
             #(#methods)*
@@ -399,9 +462,7 @@ fn handle_args(generics: &Generics, last: TokenStream) -> TokenStream {
 fn default_closure(field: &Field<'_>) -> TokenStream {
     let ty = field.ty;
     match field.attrs.default.as_ref().map(|default| &default.value) {
-        Some(FieldDefault::Expr(expr)) => {
-            quote_spanned!(expr.span()=> || -> #ty { #expr })
-        }
+        Some(FieldDefault::Expr(expr)) => quote_spanned!(expr.span()=> || -> #ty { #expr }),
         Some(FieldDefault::Trait) | None => {
             quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default)
         }
@@ -414,33 +475,32 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
     let spec = spec_ident(field);
     let ty = field.ty;
     let span = ty.span();
-    let bounds = method_where(&field_bounds(input, field, krate));
     let result = |ok: TokenStream| quote!(::core::result::Result<#ok, #krate::SessionError>);
+    let unit = result(quote!(()));
+    let update = result(quote!(R));
     let setter = format_ident!("set_{}", name);
     let updater = format_ident!("update_{}", name);
     let remover = format_ident!("remove_{}", name);
     let key = field.storage_key(input.namespace().as_deref());
+    let set_doc = format!("Stores `{name}` (storage key `{key}`).");
 
     let mut methods = match field.shape {
         Shape::Option(inner) => {
             let get = result(quote!(::core::option::Option<#inner>));
-            let unit = result(quote!(()));
-            let update = result(quote!(R));
             let get_doc = format!(
                 "Reads `{name}` (storage key `{key}`); `None` when the session does not hold it."
             );
-            let set_doc = format!("Stores `{name}` (storage key `{key}`).");
             let update_doc = format!(
                 "Changes `{name}` in place; leaving `None` removes it. Returns what `change` returns."
             );
             quote_spanned! {span=>
                 #[doc = #get_doc]
-                pub async fn #ident(&self) -> #get #bounds {
+                pub async fn #ident(&self) -> #get {
                     self.__core.get::<#inner>(&#spec).await
                 }
 
                 #[doc = #set_doc]
-                pub async fn #setter(&self, value: #inner) -> #unit #bounds {
+                pub async fn #setter(&self, value: #inner) -> #unit {
                     self.__core.set::<#inner>(&#spec, &value).await
                 }
 
@@ -448,7 +508,7 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
                 pub async fn #updater<R>(
                     &self,
                     change: impl ::core::ops::FnOnce(&mut ::core::option::Option<#inner>) -> R,
-                ) -> #update #bounds {
+                ) -> #update {
                     self.__core.update_option::<#inner, R>(&#spec, change).await
                 }
             }
@@ -456,28 +516,25 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
         _ => {
             let default = default_closure(field);
             let get = result(quote!(#ty));
-            let unit = result(quote!(()));
-            let update = result(quote!(R));
             let get_doc = format!(
                 "Reads `{name}` (storage key `{key}`); its default when the session does not hold it."
             );
-            let set_doc = format!("Stores `{name}` (storage key `{key}`).");
             let update_doc = format!(
                 "Changes `{name}` in place, starting from its default when absent. Returns what `change` returns."
             );
             quote_spanned! {span=>
                 #[doc = #get_doc]
-                pub async fn #ident(&self) -> #get #bounds {
+                pub async fn #ident(&self) -> #get {
                     self.__core.get_or::<#ty>(&#spec, #default).await
                 }
 
                 #[doc = #set_doc]
-                pub async fn #setter(&self, value: #ty) -> #unit #bounds {
+                pub async fn #setter(&self, value: #ty) -> #unit {
                     self.__core.set::<#ty>(&#spec, &value).await
                 }
 
                 #[doc = #update_doc]
-                pub async fn #updater<R>(&self, change: impl ::core::ops::FnOnce(&mut #ty) -> R) -> #update #bounds {
+                pub async fn #updater<R>(&self, change: impl ::core::ops::FnOnce(&mut #ty) -> R) -> #update {
                     self.__core.update_or::<#ty, R>(&#spec, #default, change).await
                 }
             }
@@ -485,7 +542,6 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
     };
 
     let remove_doc = format!("Removes `{name}` (storage key `{key}`).");
-    let unit = result(quote!(()));
     methods.extend(quote! {
         #[doc = #remove_doc]
         pub async fn #remover(&self) -> #unit {
@@ -507,12 +563,12 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
     }
 
     if field.attrs.flash.is_some() {
-        methods.extend(flash_methods(field, krate, &bounds));
+        methods.extend(flash_methods(field, krate));
     }
     methods
 }
 
-fn flash_methods(field: &Field<'_>, krate: &Path, bounds: &TokenStream) -> TokenStream {
+fn flash_methods(field: &Field<'_>, krate: &Path) -> TokenStream {
     let name = field.name();
     let spec = spec_ident(field);
     let ty = field.ty;
@@ -523,7 +579,7 @@ fn flash_methods(field: &Field<'_>, krate: &Path, bounds: &TokenStream) -> Token
             let doc = format!("Reads `{name}` and removes it: a flash is read once.");
             quote_spanned! {span=>
                 #[doc = #doc]
-                pub async fn #taker(&self) -> ::core::result::Result<::core::option::Option<#inner>, #krate::SessionError> #bounds {
+                pub async fn #taker(&self) -> ::core::result::Result<::core::option::Option<#inner>, #krate::SessionError> {
                     self.__core.take::<#inner>(&#spec).await
                 }
             }
@@ -536,14 +592,14 @@ fn flash_methods(field: &Field<'_>, krate: &Path, bounds: &TokenStream) -> Token
             let push_doc = format!("Appends one message to `{name}`.");
             quote_spanned! {span=>
                 #[doc = #take_doc]
-                pub async fn #taker(&self) -> ::core::result::Result<#ty, #krate::SessionError> #bounds {
+                pub async fn #taker(&self) -> ::core::result::Result<#ty, #krate::SessionError> {
                     ::core::result::Result::Ok(
                         self.__core.take::<#ty>(&#spec).await?.unwrap_or_default()
                     )
                 }
 
                 #[doc = #push_doc]
-                pub async fn #pusher(&self, item: #item) -> ::core::result::Result<(), #krate::SessionError> #bounds {
+                pub async fn #pusher(&self, item: #item) -> ::core::result::Result<(), #krate::SessionError> {
                     self.__core.update_or::<#ty, ()>(&#spec, #default, move |items| items.push(item)).await
                 }
             }
@@ -555,7 +611,8 @@ fn flash_methods(field: &Field<'_>, krate: &Path, bounds: &TokenStream) -> Token
 /// `Clone` and `Debug` without bounds on the struct's own type parameters.
 fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
     let Names { krate, handle } = names;
-    let generics = handle_generics(input, krate);
+    let mut generics = input.generics.clone();
+    generics.params.push(parse_quote!(__S: #krate::RawSession));
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     let handle_args = handle_args(input.generics, quote!(__S));
     let name = handle.to_string();
@@ -563,10 +620,7 @@ fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics ::core::clone::Clone for #handle #handle_args #where_clause {
             fn clone(&self) -> Self {
-                Self {
-                    __core: ::core::clone::Clone::clone(&self.__core),
-                    __schema: ::core::marker::PhantomData,
-                }
+                Self { __core: ::core::clone::Clone::clone(&self.__core) }
             }
         }
 
@@ -584,7 +638,8 @@ fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
 
 fn extractor(input: &Input<'_>, names: &Names) -> TokenStream {
     let Names { krate, handle } = names;
-    let params = input.generics.params.iter().map(|param| {
+    let generics = bounded_generics(input, krate);
+    let params = generics.params.iter().map(|param| {
         let mut param = param.clone();
         if let GenericParam::Type(param) = &mut param {
             param.eq_token = None;
@@ -597,8 +652,7 @@ fn extractor(input: &Input<'_>, names: &Names) -> TokenStream {
         param
     });
     let handle_args = handle_args(input.generics, quote!(#krate::__private::DefaultRaw));
-    let predicates = input
-        .generics
+    let predicates = generics
         .where_clause
         .iter()
         .flat_map(|clause| clause.predicates.iter());

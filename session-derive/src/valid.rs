@@ -23,6 +23,7 @@ const HANDLE_METHODS: &[&str] = &[
 pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {
     check_generics(input, errors);
     check_namespace(input, errors);
+    check_versioning(input, errors);
     check_fields(input, errors);
     check_unique_keys(input, errors);
     check_method_names(input, errors);
@@ -52,6 +53,34 @@ fn check_namespace(input: &Input<'_>, errors: &mut Errors) {
             namespace,
             format!("`namespace = \"{value}\"` contains `.`, which separates the namespace from the field name in storage keys; use `_` or `-` instead"),
         );
+    }
+}
+
+/// The version lives under one reserved key per namespace, and a migration
+/// needs a version to migrate to.
+fn check_versioning(input: &Input<'_>, errors: &mut Errors) {
+    if let (Some(version), None) = (&input.attrs.version, &input.attrs.namespace) {
+        errors.push(syn::Error::new(
+            version.span,
+            "`version` needs a `namespace`: the version is stored under the namespace's reserved key `{namespace}.__version`",
+        ));
+    }
+    if let (Some(migrate_from), None) = (&input.attrs.migrate_from, &input.attrs.version) {
+        errors.at(
+            migrate_from,
+            "`migrate_from` needs a `version` on this struct, one more than the version of the struct it migrates from",
+        );
+    }
+    if let Some(reserved) = input.version_key() {
+        let namespace = input.namespace();
+        for field in &input.fields {
+            if field.storage_key(namespace.as_deref()) == reserved {
+                errors.at(
+                    field.attrs.key.as_ref().map_or_else(|| { let ident = field.ident; quote::quote!(#ident) }, |key| quote::quote!(#key)),
+                    format!("storage key `{reserved}` is reserved for the schema version; rename the field or give it another `key`"),
+                );
+            }
+        }
     }
 }
 
