@@ -350,12 +350,15 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     }
 
     /// Removes every key of the schema, its version key included; cycles the
-    /// id once if a `rotate_id` field held a value.
+    /// id once if a `rotate_id` field held a value. Data of an older version
+    /// is migrated first, so its old keys go too; data this build cannot
+    /// read is refused (`flush` deletes the whole session regardless).
     ///
     /// # Errors
     ///
     /// [`SessionError::Store`].
     pub async fn clear(&self) -> Result<(), SessionError> {
+        self.ready().await?;
         let mut rotate = false;
         for field in T::__FIELDS {
             let removed = self.raw.remove_value(field.key).await?;
