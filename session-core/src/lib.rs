@@ -82,10 +82,14 @@ mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod field;
+#[cfg(feature = "schema")]
+mod layout;
 mod memory;
 mod migrate;
 mod raw;
 mod schema;
+#[cfg(feature = "schema")]
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -95,6 +99,8 @@ pub use clock::{Clock, ManualClock, TimeSource};
 pub use error::{SessionError, StoreError};
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;
+#[cfg(feature = "schema")]
+pub use layout::StoredLayout;
 pub use memory::MemorySession;
 pub use raw::RawSession;
 pub use schema::{SchemaVersion, SessionSchema};

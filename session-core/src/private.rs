@@ -39,3 +39,43 @@ impl core::fmt::Debug for Redacted {
         f.write_str("<redacted>")
     }
 }
+
+#[cfg(feature = "schema")]
+pub use crate::layout::LayoutBuilder;
+#[cfg(feature = "schema")]
+pub use schemars;
+
+/// Implements `StoredLayout` for a schema with `#[session(json_schema)]`.
+#[cfg(feature = "schema")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_stored_layout {
+    ({$($generics:tt)*} {$schema:ty} {$title:expr} {$($bounds:tt)*} {$(($spec:expr, $name:expr, $stored:ty)),*}) => {
+        #[automatically_derived]
+        impl<$($generics)*> $crate::StoredLayout for $schema
+        where
+            $($bounds)*
+        {
+            fn stored_schema() -> $crate::__private::schemars::Schema {
+                let mut builder = $crate::__private::LayoutBuilder::new();
+                $(builder.field::<$stored>(&$spec, $name);)*
+                builder.finish::<Self>($title)
+            }
+        }
+    };
+}
+
+/// Without the `schema` feature, `#[session(json_schema)]` says how to enable it.
+#[cfg(not(feature = "schema"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_stored_layout {
+    ($($input:tt)*) => {
+        ::core::compile_error!(
+            "`#[session(json_schema)]` needs the `schema` feature of session-core: \
+             session-core = { version = \"0.1\", features = [\"schema\"] }"
+        );
+    };
+}
+
+pub use crate::__impl_stored_layout as impl_stored_layout;

@@ -351,3 +351,114 @@ fn clear_removes_the_version_key_too() {
         assert!(raw.is_empty(), "{:?}", raw.keys());
     });
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line() -> impl Strategy<Value = CartLine> {
+        ("[a-z]{1,6}", 1u32..5).prop_map(|(sku, quantity)| CartLine { sku, quantity })
+    }
+
+    fn shop() -> impl Strategy<Value = Shop> {
+        (
+            proptest::collection::vec(line(), 0..4),
+            proptest::option::of(any::<u64>()),
+            "[a-z]{2}",
+            proptest::option::of("[ -~]{0,12}"),
+        )
+            .prop_map(|(cart, user_id, locale, csrf_token)| Shop {
+                cart,
+                user_id,
+                locale,
+                csrf_token,
+            })
+    }
+
+    fn shop_v1() -> impl Strategy<Value = ShopV1> {
+        (
+            proptest::collection::vec("tea|cake|jam", 0..6),
+            proptest::option::of(any::<u32>().prop_map(|id| format!("u{id}"))),
+            proptest::option::of("[a-z0-9]{8}"),
+        )
+            .prop_map(|(cart, user, csrf_token)| ShopV1 {
+                cart,
+                user,
+                csrf_token,
+            })
+    }
+
+    /// Any JSON value, nested a few levels.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[ -~]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z]{0,4}|exp|v|sku|quantity", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn save_then_load_is_the_identity(value in shop()) {
+            let loaded = run(async {
+                let shop = handle(&MemorySession::new());
+                shop.save(&value).await.unwrap();
+                shop.load().await.unwrap()
+            });
+            prop_assert_eq!(loaded, value);
+        }
+
+        #[test]
+        fn migrating_v1_equals_converting_it_directly(v1 in shop_v1(), stamped in any::<bool>()) {
+            let expected = Shop::try_from(ShopV2::from(v1.clone())).unwrap();
+            let loaded = run(async {
+                let raw = MemorySession::new();
+                let old = ShopV1Session::with_clock(raw.clone(), Clock::from(ManualClock::starting_at_unix(NOW)));
+                old.save(&v1).await.unwrap();
+                if !stamped {
+                    // Data written before the schema had a version.
+                    raw.remove_value("shop.__version").await.unwrap();
+                }
+                handle(&raw).load().await.unwrap()
+            });
+            prop_assert_eq!(loaded, expected);
+        }
+
+        #[test]
+        fn arbitrary_stored_json_is_an_error_or_a_value_never_a_panic(
+            values in proptest::collection::vec(json(), 6),
+            version in proptest::option::of(prop_oneof![Just(json!(1)), Just(json!(2)), Just(json!(3)), json()]),
+        ) {
+            run(async {
+                let raw = MemorySession::new();
+                let keys = ["shop.cart", "shop.user", "shop.user_id", "shop.locale", "shop.csrf_token", "shop.wishlist"];
+                for (key, value) in keys.iter().zip(&values) {
+                    raw.insert_value(key, value.clone()).await.unwrap();
+                }
+                if let Some(version) = &version {
+                    raw.insert_value("shop.__version", version.clone()).await.unwrap();
+                }
+                let before = raw.snapshot();
+                let shop = handle(&raw);
+                if shop.load().await.is_err() {
+                    assert_eq!(raw.snapshot(), before, "a failed load leaves the data untouched");
+                }
+                let _ = shop.cart().await;
+                let _ = shop.user_id().await;
+                let _ = shop.csrf_token_expires_at().await;
+                let _ = shop.set_locale("fr".into()).await;
+                let _ = shop.update_cart(|cart| cart.clear()).await;
+            });
+        }
+    }
+}

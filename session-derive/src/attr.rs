@@ -12,6 +12,7 @@ const NAMESPACE: &str = "namespace";
 const HANDLE: &str = "handle";
 const CRATE: &str = "crate";
 const DEBUG: &str = "debug";
+const JSON_SCHEMA: &str = "json_schema";
 const ON_DECODE_ERROR: &str = "on_decode_error";
 const VERSION: &str = "version";
 const MIGRATE_FROM: &str = "migrate_from";
@@ -61,6 +62,7 @@ pub(crate) struct StructAttrs {
     pub(crate) handle: Option<Ident>,
     pub(crate) krate: Option<Path>,
     pub(crate) debug: Option<Span>,
+    pub(crate) json_schema: Option<Span>,
     pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
     pub(crate) version: Option<Spanned<u32>>,
     pub(crate) migrate_from: Option<Type>,
@@ -131,6 +133,9 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
             } else if meta.path.is_ident(DEBUG) {
                 no_value(&meta)?;
                 set_once(&mut out.debug, span, &meta, errors);
+            } else if meta.path.is_ident(JSON_SCHEMA) {
+                no_value(&meta)?;
+                set_once(&mut out.json_schema, span, &meta, errors);
             } else if meta.path.is_ident(ON_DECODE_ERROR) {
                 let policy = parse_policy(&meta)?;
                 set_once(&mut out.on_decode_error, policy, &meta, errors);

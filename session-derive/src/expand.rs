@@ -80,6 +80,10 @@ fn expand(input: &Input<'_>) -> TokenStream {
     let trait_impls = handle_trait_impls(input, &names);
     let extractor = extractor(input, &names);
     let debug = input.attrs.debug.map(|_| redacting_debug(input, &names));
+    let layout = input
+        .attrs
+        .json_schema
+        .map(|span| stored_layout(input, &names, span));
     quote! {
         #handle_struct
 
@@ -93,6 +97,7 @@ fn expand(input: &Input<'_>) -> TokenStream {
             #trait_impls
             #extractor
             #debug
+            #layout
         };
     }
 }
@@ -639,18 +644,7 @@ fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
 fn extractor(input: &Input<'_>, names: &Names) -> TokenStream {
     let Names { krate, handle } = names;
     let generics = bounded_generics(input, krate);
-    let params = generics.params.iter().map(|param| {
-        let mut param = param.clone();
-        if let GenericParam::Type(param) = &mut param {
-            param.eq_token = None;
-            param.default = None;
-        }
-        if let GenericParam::Const(param) = &mut param {
-            param.eq_token = None;
-            param.default = None;
-        }
-        param
-    });
+    let params = impl_params(&generics);
     let handle_args = handle_args(input.generics, quote!(#krate::__private::DefaultRaw));
     let predicates = generics
         .where_clause
@@ -697,4 +691,62 @@ fn redacting_debug(input: &Input<'_>, names: &Names) -> TokenStream {
             }
         }
     }
+}
+
+/// `StoredLayout` through the runtime's feature-switched macro.
+fn stored_layout(input: &Input<'_>, names: &Names, span: proc_macro2::Span) -> TokenStream {
+    let krate = &names.krate;
+    let ident = input.ident;
+    let mut generics = bounded_generics(input, krate);
+    for field in &input.fields {
+        let stored = stored_type(field);
+        if mentions_type_param(stored, input.generics) {
+            generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote!(#stored: #krate::__private::schemars::JsonSchema));
+        }
+    }
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    let params = impl_params(&generics);
+    let predicates = generics
+        .where_clause
+        .iter()
+        .flat_map(|clause| clause.predicates.iter());
+    let fields = input.fields.iter().map(|field| {
+        let spec = spec_ident(field);
+        let name = field.name();
+        let stored = stored_type(field);
+        quote!((#spec, #name, #stored))
+    });
+    let title = ident.to_string();
+    quote_spanned! {span=>
+        #krate::__private::impl_stored_layout!(
+            {#(#params,)*} {#ident #ty_generics} {#title} {#(#predicates,)*} {#(#fields),*}
+        );
+    }
+}
+
+/// The generic parameters as an impl declares them: without defaults, for
+/// the runtime's `macro_rules!` that write the impl header themselves.
+fn impl_params(generics: &Generics) -> Vec<GenericParam> {
+    generics
+        .params
+        .iter()
+        .map(|param| {
+            let mut param = param.clone();
+            match &mut param {
+                GenericParam::Type(param) => {
+                    param.eq_token = None;
+                    param.default = None;
+                }
+                GenericParam::Const(param) => {
+                    param.eq_token = None;
+                    param.default = None;
+                }
+                GenericParam::Lifetime(_) => {}
+            }
+            param
+        })
+        .collect()
 }
