@@ -69,19 +69,18 @@ pub fn assert_schema_snapshot<T: StoredLayout>(path: impl AsRef<Path>) {
     let changes = changed_keys(&committed, &current);
     let was = stored_version(&committed);
     let now = stored_version(&current);
-    if was == now {
-        panic!(
-            "the stored layout of `{title}` changed without a version bump (version {version}).\n\
+    assert!(
+        was != now,
+        "the stored layout of `{title}` changed without a version bump (version {version}).\n\
              changed storage keys: {changes}\n\
              Sessions written by the previous release would be misread: bump `version` and add \
              `migrate_from` (see the guide's \"Changing a schema safely\"), then accept the new \
              layout with {OVERWRITE_VARIABLE}=overwrite and commit {path}.",
-            title = title(&current),
-            version = was.map_or_else(|| "none".to_owned(), |version| version.to_string()),
-            changes = describe(&changes),
-            path = path.display(),
-        );
-    }
+        title = title(&current),
+        version = was.map_or_else(|| "none".to_owned(), |version| version.to_string()),
+        changes = describe(&changes),
+        path = path.display(),
+    );
     panic!(
         "the stored layout of `{title}` changed from version {was} to {now}.\n\
          changed storage keys: {changes}\n\

@@ -457,7 +457,7 @@ mod properties {
                 let _ = shop.user_id().await;
                 let _ = shop.csrf_token_expires_at().await;
                 let _ = shop.set_locale("fr".into()).await;
-                let _ = shop.update_cart(|cart| cart.clear()).await;
+                let _ = shop.update_cart(Vec::clear).await;
             });
         }
     }

@@ -115,7 +115,7 @@ fn a_reset_of_a_sensitive_field_logs_key_and_type_but_not_the_value() {
 
 #[test]
 fn expiry_of_a_sensitive_field_logs_no_value() {
-    let (_, logs) = run_logged(async {
+    let ((), logs) = run_logged(async {
         let raw = MemorySession::new();
         raw.insert_value("oauth.pkce_verifier", json!({"exp": 1, "v": SECRET}))
             .await

@@ -185,7 +185,7 @@ fn mentions_type_param(ty: &Type, generics: &Generics) -> bool {
     }
     let mut found = false;
     visit_idents(quote!(#ty), &mut |ident| {
-        found |= params.contains(&ident.to_string())
+        found |= params.contains(&ident.to_string());
     });
     found
 }
@@ -257,30 +257,8 @@ fn schema_impl(input: &Input<'_>, names: &Names) -> TokenStream {
             },
         ),
     };
-    let reads = input.fields.iter().map(|field| {
-        let field_ident = field.ident;
-        let spec = spec_ident(field);
-        match field.shape {
-            Shape::Option(inner) => quote!(#field_ident: core.read_field::<#inner>(&#spec).await?),
-            _ => {
-                let ty = field.ty;
-                let default = default_closure(field);
-                quote!(#field_ident: core.read_field_or::<#ty>(&#spec, #default).await?)
-            }
-        }
-    });
-    let to_stored = input.fields.iter().map(|field| {
-        let field_ident = field.ident;
-        let spec = spec_ident(field);
-        match field.shape {
-            Shape::Option(_) => quote! {
-                (#spec.key, self.#field_ident.as_ref().map(|value| #krate::__private::encode(&#spec, value)).transpose()?)
-            },
-            _ => quote! {
-                (#spec.key, ::core::option::Option::Some(#krate::__private::encode(&#spec, &self.#field_ident)?))
-            },
-        }
-    });
+    let reads = field_reads(input);
+    let to_stored = field_encodings(input, krate);
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::SessionSchema for #ident #ty_generics #where_clause {
@@ -324,6 +302,48 @@ fn schema_impl(input: &Input<'_>, names: &Names) -> TokenStream {
             }
         }
     }
+}
+
+/// `field: core.read_field..(..).await?` for each field, for `__read`.
+fn field_reads(input: &Input<'_>) -> Vec<TokenStream> {
+    input
+        .fields
+        .iter()
+        .map(|field| {
+            let field_ident = field.ident;
+            let spec = spec_ident(field);
+            match field.shape {
+                Shape::Option(inner) => {
+                    quote!(#field_ident: core.read_field::<#inner>(&#spec).await?)
+                }
+                _ => {
+                    let ty = field.ty;
+                    let default = default_closure(field);
+                    quote!(#field_ident: core.read_field_or::<#ty>(&#spec, #default).await?)
+                }
+            }
+        })
+        .collect()
+}
+
+/// `(key, Option<Value>)` for each field, for `to_stored`.
+fn field_encodings(input: &Input<'_>, krate: &Path) -> Vec<TokenStream> {
+    input
+        .fields
+        .iter()
+        .map(|field| {
+            let field_ident = field.ident;
+            let spec = spec_ident(field);
+            match field.shape {
+                Shape::Option(_) => quote! {
+                    (#spec.key, self.#field_ident.as_ref().map(|value| #krate::__private::encode(&#spec, value)).transpose()?)
+                },
+                _ => quote! {
+                    (#spec.key, ::core::option::Option::Some(#krate::__private::encode(&#spec, &self.#field_ident)?))
+                },
+            }
+        })
+        .collect()
 }
 
 /// A compile-time check that `migrate_from` names the previous version of
@@ -374,7 +394,7 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
     generics.params.push(parse_quote!(__S: #krate::RawSession));
     let (impl_generics, _, where_clause) = generics.split_for_impl();
     let (_, struct_ty_generics, _) = input.generics.split_for_impl();
-    let handle_args = handle_args(input.generics, quote!(__S));
+    let handle_args = handle_args(input.generics, &quote!(__S));
     let ident = input.ident;
     let methods = input
         .fields
@@ -446,7 +466,7 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
 }
 
 /// `<T, U, __S>`: the struct's generic arguments followed by `last`.
-fn handle_args(generics: &Generics, last: TokenStream) -> TokenStream {
+fn handle_args(generics: &Generics, last: &TokenStream) -> TokenStream {
     let args = generics.params.iter().map(|param| match param {
         GenericParam::Type(param) => {
             let ident = &param.ident;
@@ -619,7 +639,7 @@ fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
     let mut generics = input.generics.clone();
     generics.params.push(parse_quote!(__S: #krate::RawSession));
     let (impl_generics, _, where_clause) = generics.split_for_impl();
-    let handle_args = handle_args(input.generics, quote!(__S));
+    let handle_args = handle_args(input.generics, &quote!(__S));
     let name = handle.to_string();
     quote! {
         #[automatically_derived]
@@ -645,7 +665,7 @@ fn extractor(input: &Input<'_>, names: &Names) -> TokenStream {
     let Names { krate, handle } = names;
     let generics = bounded_generics(input, krate);
     let params = impl_params(&generics);
-    let handle_args = handle_args(input.generics, quote!(#krate::__private::DefaultRaw));
+    let handle_args = handle_args(input.generics, &quote!(#krate::__private::DefaultRaw));
     let predicates = generics
         .where_clause
         .iter()
