@@ -1,0 +1,222 @@
+//! A Redis store that goes away and comes back: clients get a 503 without a
+//! cookie, nothing panics, and the app recovers by itself.
+//!
+//! The test starts a private `redis-server` on a free loopback port (it keeps
+//! nothing on disk), stops it mid-run and starts it again.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::post;
+use http_body_util::BodyExt;
+use session_core::{SessionError, SessionSchema};
+use tower::ServiceExt;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::fred::types::config::{
+    ConnectionConfig, PerformanceConfig, ReconnectPolicy,
+};
+
+#[derive(SessionSchema)]
+#[session(namespace = "outage")]
+struct Counter {
+    #[session(default)]
+    hits: u64,
+}
+
+async fn hit(counter: CounterSession) -> Result<String, SessionError> {
+    Ok(counter
+        .update_hits(|hits| {
+            *hits += 1;
+            *hits
+        })
+        .await?
+        .to_string())
+}
+
+/// A `redis-server` child process, stopped on drop.
+struct PrivateRedis {
+    child: Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Option<Self> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Self { child })
+    }
+
+    fn stop(mut self) {
+        self.child.kill().expect("stop redis-server");
+        self.child.wait().expect("reap redis-server");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("an address")
+        .port()
+}
+
+struct Reply {
+    status: StatusCode,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, cookie: Option<&str>) -> Reply {
+    let mut request = Request::builder().method("POST").uri("/hit");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).expect("a request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let set_cookie = response.headers().get(header::SET_COOKIE).map(|value| {
+        value
+            .to_str()
+            .expect("ASCII")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    Reply {
+        status,
+        set_cookie,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: redis-server is not installed");
+        return;
+    }
+    let port = free_port();
+    let server = PrivateRedis::start(port).expect("start redis-server");
+
+    let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).expect("a URL");
+    let performance = PerformanceConfig {
+        default_command_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let connection = ConnectionConfig {
+        connection_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let reconnect = ReconnectPolicy::new_constant(0, 100);
+    let pool = Pool::new(
+        config,
+        Some(performance),
+        Some(connection),
+        Some(reconnect),
+        1,
+    )
+    .expect("a pool");
+    pool.init().await.expect("connect");
+    let app = Router::new()
+        .route("/hit", post(hit))
+        .layer(SessionManagerLayer::new(RedisStore::new(pool)).with_secure(false));
+
+    let first = send(&app, None).await;
+    assert_eq!((first.status, first.body.as_str()), (StatusCode::OK, "1"));
+    let cookie = first.set_cookie.expect("a session cookie");
+    for expected in 2..=10 {
+        assert_eq!(send(&app, Some(&cookie)).await.body, expected.to_string());
+    }
+
+    server.stop();
+    let outage_requests = 20;
+    let mut unavailable = 0;
+    for _ in 0..outage_requests {
+        let reply = send(&app, Some(&cookie)).await;
+        assert!(
+            reply.set_cookie.is_none(),
+            "no cookie while the store is down"
+        );
+        assert!(
+            !reply.body.contains("redis") && !reply.body.contains("127.0.0.1"),
+            "no internals: {}",
+            reply.body
+        );
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            unavailable += 1;
+        }
+    }
+    assert_eq!(
+        unavailable, outage_requests,
+        "every request of a known session is a 503 during the outage"
+    );
+
+    let _restarted = PrivateRedis::start(port).expect("restart redis-server");
+    let started = Instant::now();
+    let recovered = loop {
+        let reply = send(&app, Some(&cookie)).await;
+        if reply.status == StatusCode::OK {
+            break reply;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the app did not recover: {}",
+            reply.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The private server kept nothing, so the session starts again under a new id.
+    assert_eq!(recovered.body, "1");
+    println!(
+        "outage: {} requests before, {outage_requests} during ({unavailable} answered 503, 0 panics), recovered {} ms after the restart",
+        10,
+        started.elapsed().as_millis()
+    );
+}
