@@ -220,3 +220,56 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
         started.elapsed().as_millis()
     );
 }
+
+#[tokio::test]
+async fn a_record_that_does_not_decode_is_an_error_and_is_never_overwritten() {
+    use tower_sessions_redis_store::fred::prelude::KeysInterface;
+
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        println!("skipped: set REDIS_URL=redis://127.0.0.1:6379");
+        return;
+    };
+    let pool = Pool::new(
+        Config::from_url(&url).expect("a valid REDIS_URL"),
+        None,
+        None,
+        None,
+        1,
+    )
+    .expect("a pool");
+    pool.init().await.unwrap_or_else(|error| {
+        panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
+    });
+    let app = Router::new()
+        .route("/hit", post(hit))
+        .layer(SessionManagerLayer::new(RedisStore::new(pool.clone())).with_secure(false));
+
+    let cookie = send(&app, None).await.set_cookie.expect("a session cookie");
+    let id = cookie.split_once('=').expect("name=value").1.to_owned();
+    let garbage: &[u8] = b"\xc1\xff not a session record";
+    let () = pool
+        .set(id.as_str(), garbage, None, None, false)
+        .await
+        .expect("overwrite the record");
+
+    for _ in 0..3 {
+        let reply = send(&app, Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a corrupt record is an error, not an outage"
+        );
+        assert!(
+            reply.set_cookie.is_none(),
+            "the broken session is not replaced under the old id"
+        );
+        assert!(
+            !reply.body.contains("Decod"),
+            "no internals: {}",
+            reply.body
+        );
+    }
+    let stored: Vec<u8> = pool.get(id.as_str()).await.expect("read the record");
+    assert_eq!(stored, garbage, "the record was never overwritten");
+    let _: i64 = pool.del(id.as_str()).await.expect("clean up");
+}

@@ -106,6 +106,19 @@ impl StoreError {
     pub fn msg(message: impl Into<String>) -> Self {
         Self(message.into().into())
     }
+
+    /// Whether the store was reached but the session record it holds does not
+    /// decode (corrupt or foreign data), as opposed to a store that cannot be
+    /// reached.
+    #[must_use]
+    pub fn is_corrupt_record(&self) -> bool {
+        use tower_sessions_core::session::Error as SessionFailure;
+        use tower_sessions_core::session_store::Error as StoreFailure;
+        matches!(
+            self.0.downcast_ref::<SessionFailure>(),
+            Some(SessionFailure::Store(StoreFailure::Decode(_)) | SessionFailure::SerdeJson(_))
+        )
+    }
 }
 
 impl From<tower_sessions_core::session::Error> for StoreError {

@@ -33,13 +33,13 @@ impl IntoResponse for SessionRejection {
 }
 
 impl IntoResponse for SessionError {
-    /// A generic body for the client (`503` when the store failed, else
-    /// `500`); the details, which may name keys and types, go to a `tracing`
-    /// error event only.
+    /// A generic body for the client (`503` when the store cannot be
+    /// reached, else `500`); the details, which may name keys and types, go
+    /// to a `tracing` error event only.
     fn into_response(self) -> Response {
         tracing::error!(error = %self, "session operation failed");
         match self {
-            SessionError::Store(_) => (
+            SessionError::Store(store) if !store.is_corrupt_record() => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The session store is unavailable; try again shortly.",
             )
