@@ -145,6 +145,7 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     let port = free_port();
     let server = PrivateRedis::start(port).expect("start redis-server");
 
+    // ANCHOR: resilient
     let config = Config::from_url(&format!("redis://127.0.0.1:{port}")).expect("a URL");
     let performance = PerformanceConfig {
         default_command_timeout: Duration::from_millis(200),
@@ -164,6 +165,7 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     )
     .expect("a pool");
     pool.init().await.expect("connect");
+    // ANCHOR_END: resilient
     let app = Router::new()
         .route("/hit", post(hit))
         .layer(SessionManagerLayer::new(RedisStore::new(pool)).with_secure(false));

@@ -606,6 +606,7 @@ async fn sqlite_in_memory() {
     behaviour_suite(store, "SQLite in memory").await;
 }
 
+// ANCHOR: sqlite
 #[tokio::test]
 async fn sqlite_in_a_file() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -620,7 +621,9 @@ async fn sqlite_in_a_file() {
     pool.close().await;
     std::fs::remove_file(&path).expect("remove the database file");
 }
+// ANCHOR_END: sqlite
 
+// ANCHOR: postgres
 async fn postgres_store(url: &str) -> (PostgresStore, String) {
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -636,6 +639,7 @@ async fn postgres_store(url: &str) -> (PostgresStore, String) {
     store.migrate().await.expect("create the table");
     (store, table)
 }
+// ANCHOR_END: postgres
 
 #[tokio::test]
 async fn postgres() {
@@ -687,6 +691,7 @@ async fn mysql() {
     .expect("drop the test table");
 }
 
+// ANCHOR: redis
 async fn redis_store(url: &str) -> RedisStore<Pool> {
     let config = Config::from_url(url).expect("a valid REDIS_URL");
     let pool = Pool::new(config, None, None, None, 2).expect("a Redis pool");
@@ -695,6 +700,7 @@ async fn redis_store(url: &str) -> RedisStore<Pool> {
     });
     RedisStore::new(pool)
 }
+// ANCHOR_END: redis
 
 #[tokio::test]
 async fn redis() {
@@ -704,6 +710,7 @@ async fn redis() {
     behaviour_suite(redis_store(&url).await, "Redis").await;
 }
 
+// ANCHOR: instances
 /// Two instances of the app, each with its own connections, sharing one store.
 async fn two_instances_share_sessions(first: Router, second: Router, label: &str) {
     let mut browser = Browser::new(&first);
@@ -724,6 +731,7 @@ async fn two_instances_share_sessions(first: Router, second: Router, label: &str
     );
     println!("{label}: two instances share sessions");
 }
+// ANCHOR_END: instances
 
 #[tokio::test]
 async fn two_instances_on_redis() {
