@@ -9,16 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use axum::body::Body;
 use axum::extract::Path;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{Clock, ManualClock, SessionError, SessionSchema};
-use tower::ServiceExt;
 use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
@@ -288,82 +285,15 @@ fn app<S: SessionStore + Clone>(store: S, clock: &ManualClock) -> Router {
         .layer(Extension(Clock::from(clock.clone())))
 }
 
-// ---------------------------------------------------------------- a browser
+mod support;
 
-/// A client that keeps the session cookie like a browser, and may switch
-/// between instances of the app that share one store.
-struct Browser {
-    app: Router,
-    cookie: Option<String>,
-}
+use support::Browser;
 
-struct Reply {
-    status: StatusCode,
-    body: String,
-    sets_cookie: bool,
-}
-
-impl Browser {
-    fn new(app: &Router) -> Self {
-        Self {
-            app: app.clone(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, method: &str, uri: &str) -> Reply {
-        self.send_body(method, uri, None).await
-    }
-
-    async fn send_body(&mut self, method: &str, uri: &str, json: Option<String>) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let body = match json {
-            Some(json) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(json)
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).expect("a valid request"))
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let set_cookie = response
-            .headers()
-            .get(header::SET_COOKIE)
-            .map(|value| value.to_str().expect("ASCII").to_owned());
-        if let Some(set_cookie) = &set_cookie {
-            let pair = set_cookie.split(';').next().unwrap_or_default().to_owned();
-            self.cookie = if set_cookie.contains("Max-Age=0") {
-                None
-            } else {
-                Some(pair)
-            };
-        }
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a body")
-            .to_bytes();
-        Reply {
-            status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            sets_cookie: set_cookie.is_some(),
-        }
-    }
-
-    async fn state(&mut self) -> Suite {
-        let reply = self.send("GET", "/state").await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        serde_json::from_str(&reply.body).expect("the state is JSON")
-    }
+/// Reads the whole session through the `/state` route.
+async fn state_of(browser: &mut Browser) -> Suite {
+    let reply = browser.send("GET", "/state").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    serde_json::from_str(&reply.body).expect("the state is JSON")
 }
 
 fn fresh() -> Suite {
@@ -399,7 +329,7 @@ async fn behaviour_suite<S: SessionStore + Clone>(store: S, label: &str) {
 
 async fn typed_values_survive_requests(app: &Router, label: &str) {
     let mut browser = Browser::new(app);
-    assert_eq!(browser.state().await, fresh(), "{label}: defaults");
+    assert_eq!(state_of(&mut browser).await, fresh(), "{label}: defaults");
     assert!(
         browser.cookie.is_none(),
         "{label}: reading creates no session"
@@ -411,14 +341,14 @@ async fn typed_values_survive_requests(app: &Router, label: &str) {
         "{label}: update sees the stored value"
     );
     browser.send("POST", "/locale/fr").await;
-    assert_eq!(browser.state().await.locale, "fr", "{label}: set");
+    assert_eq!(state_of(&mut browser).await.locale, "fr", "{label}: set");
     browser.send("DELETE", "/locale").await;
     assert_eq!(
-        browser.state().await.locale,
+        state_of(&mut browser).await.locale,
         "en",
         "{label}: remove brings the default back"
     );
-    assert_eq!(browser.state().await.counter, 2, "{label}");
+    assert_eq!(state_of(&mut browser).await.counter, 2, "{label}");
 }
 
 async fn load_save_and_clear(app: &Router, label: &str) {
@@ -431,16 +361,20 @@ async fn load_save_and_clear(app: &Router, label: &str) {
         locale: "de".into(),
     };
     let reply = browser
-        .send_body(
+        .json(
             "POST",
             "/save",
-            Some(serde_json::to_string(&whole).expect("JSON")),
+            serde_json::to_string(&whole).expect("JSON"),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{label}: {}", reply.body);
-    assert_eq!(browser.state().await, whole, "{label}: save then load");
+    assert_eq!(
+        state_of(&mut browser).await,
+        whole,
+        "{label}: save then load"
+    );
     browser.send("POST", "/clear").await;
-    assert_eq!(browser.state().await, fresh(), "{label}: clear");
+    assert_eq!(state_of(&mut browser).await, fresh(), "{label}: clear");
 }
 
 async fn per_field_expiry(app: &Router, clock: &ManualClock, label: &str) {
@@ -449,13 +383,13 @@ async fn per_field_expiry(app: &Router, clock: &ManualClock, label: &str) {
     browser.send("POST", "/token").await;
     clock.advance(Duration::seconds(599));
     assert_eq!(
-        browser.state().await.token.as_deref(),
+        state_of(&mut browser).await.token.as_deref(),
         Some("token"),
         "{label}: one second before the deadline"
     );
     clock.advance(Duration::seconds(1));
     assert_eq!(
-        browser.state().await.token,
+        state_of(&mut browser).await.token,
         None,
         "{label}: at the deadline"
     );
@@ -482,11 +416,11 @@ async fn rotate_id_kills_the_old_id(app: &Router, label: &str) {
     let mut attacker = Browser::new(app);
     attacker.cookie = Some(before);
     assert_eq!(
-        attacker.state().await,
+        state_of(&mut attacker).await,
         fresh(),
         "{label}: the pre-login id is dead"
     );
-    let state = browser.state().await;
+    let state = state_of(&mut browser).await;
     assert_eq!(
         (state.user_id, state.counter),
         (Some(42), 1),
@@ -501,7 +435,7 @@ async fn old_data_migrates(app: &Router, label: &str) {
         StatusCode::OK,
         "{label}"
     );
-    let state = browser.state().await;
+    let state = state_of(&mut browser).await;
     assert_eq!(
         (state.counter, state.user_id),
         (41, Some(7)),
@@ -532,7 +466,7 @@ async fn whole_session_expiry(app: &Router, label: &str) {
     let mut replay = Browser::new(app);
     replay.cookie = expired_cookie;
     assert_eq!(
-        replay.state().await,
+        state_of(&mut replay).await,
         fresh(),
         "{label}: an expired record is not loaded"
     );
@@ -543,11 +477,14 @@ async fn logout_deletes_the_record(app: &Router, label: &str) {
     browser.send("POST", "/login/5").await;
     let logged_in = browser.cookie.clone();
     let reply = browser.send("POST", "/logout").await;
-    assert!(reply.sets_cookie, "{label}: logout removes the cookie");
+    assert!(
+        reply.set_cookie.is_some(),
+        "{label}: logout removes the cookie"
+    );
     let mut replay = Browser::new(app);
     replay.cookie = logged_in;
     assert_eq!(
-        replay.state().await,
+        state_of(&mut replay).await,
         fresh(),
         "{label}: the logged-out id is dead"
     );
@@ -723,7 +660,7 @@ async fn two_instances_share_sessions(first: Router, second: Router, label: &str
     );
     browser.send("POST", "/locale/fr").await;
     browser.app = first;
-    let state = browser.state().await;
+    let state = state_of(&mut browser).await;
     assert_eq!(
         (state.counter, state.locale.as_str()),
         (2, "fr"),

@@ -14,6 +14,10 @@ pub const OVERWRITE_VARIABLE: &str = "SESSION_SCHEMA_SNAPSHOT";
 /// Compares the stored layout of `T` with the snapshot at `path` and panics
 /// (this is a test assertion) when they differ.
 ///
+/// The snapshot holds the layout only: descriptions and other annotations are
+/// left out, so rewording a doc comment or marking a field `sensitive` does
+/// not count as a change.
+///
 /// - No snapshot yet: it is written, and the test fails once, asking to
 ///   review and commit it.
 /// - The layout changed but the version did not: fails, listing the storage
@@ -32,7 +36,8 @@ pub const OVERWRITE_VARIABLE: &str = "SESSION_SCHEMA_SNAPSHOT";
 #[track_caller]
 pub fn assert_schema_snapshot<T: StoredLayout>(path: impl AsRef<Path>) {
     let path = path.as_ref();
-    let current = T::stored_schema().to_value();
+    let mut current = T::stored_schema().to_value();
+    strip_annotations(&mut current);
     let rendered = render(&current);
     let overwrite = std::env::var(OVERWRITE_VARIABLE).is_ok_and(|value| value == "overwrite");
     let write = || {
@@ -85,12 +90,46 @@ pub fn assert_schema_snapshot<T: StoredLayout>(path: impl AsRef<Path>) {
         "the stored layout of `{title}` changed from version {was} to {now}.\n\
          changed storage keys: {changes}\n\
          Accept it with {OVERWRITE_VARIABLE}=overwrite and commit {path}.",
-        title = title(&current),
+        title = std::any::type_name::<T>(),
         was = was.map_or_else(|| "none".to_owned(), |version| version.to_string()),
         now = now.map_or_else(|| "none".to_owned(), |version| version.to_string()),
         changes = describe(&changes),
         path = path.display(),
     );
+}
+
+/// Keywords that document a schema without changing what it accepts: a
+/// reworded doc comment or a field made `sensitive` is no layout change.
+const ANNOTATIONS: [&str; 3] = ["description", "title", "x-session-field"];
+
+/// Keywords whose values are data, not schemas, and are left as they are.
+const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
+
+/// Keywords whose values map names to schemas.
+const SCHEMA_MAPS: [&str; 3] = ["properties", "$defs", "patternProperties"];
+
+/// Removes the annotations of a schema and of every schema inside it.
+fn strip_annotations(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            for keyword in ANNOTATIONS {
+                object.remove(keyword);
+            }
+            for (keyword, value) in object.iter_mut() {
+                if DATA_KEYWORDS.contains(&keyword.as_str()) {
+                    continue;
+                }
+                match value {
+                    Value::Object(map) if SCHEMA_MAPS.contains(&keyword.as_str()) => {
+                        map.values_mut().for_each(strip_annotations);
+                    }
+                    _ => strip_annotations(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
 }
 
 fn render(schema: &Value) -> String {

@@ -1,1 +1,48 @@
-fn main() {}
+//! The example shop on SQLite in a file: `cargo run -p examples --bin shop`.
+//!
+//! `SHOP_DB` names the database file (default `shop.sqlite` in the working
+//! directory), `PORT` the port on 127.0.0.1 (default 3000).
+
+use std::time::Duration;
+
+use tower_sessions::ExpiredDeletion;
+use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let database = std::env::var("SHOP_DB").unwrap_or_else(|_| "shop.sqlite".to_owned());
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
+        Err(_) => 3000,
+    };
+
+    let pool = SqlitePoolOptions::new()
+        .connect(&format!("sqlite://{database}?mode=rwc"))
+        .await
+        .map_err(|error| format!("cannot open the session database {database}: {error}"))?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await?;
+    // Remove records of expired sessions once a minute.
+    tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(Duration::from_secs(60)),
+    );
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
+    println!("shop listening on http://127.0.0.1:{port} (sessions in {database})");
+    axum::serve(listener, examples::shop::app(store)).await?;
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! The example shop, driven like a browser: every page and form over real
+//! cookies, and the binary restarted on the same SQLite file.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::{Extension, Router};
+use examples::shop::{Shop, app};
+use session_core::{Clock, ManualClock};
+use support::{Browser, Reply};
+use tower_sessions::{MemoryStore, Session};
+
+fn shop() -> Router {
+    app(MemoryStore::default())
+}
+
+/// The CSRF token the page put into its forms.
+fn token_in(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a form with a token") + marker.len();
+    page[start..]
+        .split('"')
+        .next()
+        .expect("a closing quote")
+        .to_owned()
+}
+
+async fn page(browser: &mut Browser) -> (String, String) {
+    let reply = browser.send("GET", "/").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let token = token_in(&reply.body);
+    (reply.body, token)
+}
+
+async fn add(browser: &mut Browser, token: &str, sku: &str, quantity: &str) -> Reply {
+    browser
+        .form(
+            "/cart",
+            &[("sku", sku), ("quantity", quantity), ("csrf_token", token)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn the_first_page_shows_the_defaults() {
+    let mut browser = Browser::new(&shop());
+    let (body, token) = page(&mut browser).await;
+    assert!(body.contains(r#"<span id="count">0</span>"#), "{body}");
+    assert!(body.contains("Language: en"), "{body}");
+    assert!(body.contains(r#"action="/login""#), "{body}");
+    assert_eq!(token.len(), 32, "16 random bytes in hex");
+    assert!(
+        browser.cookie.is_some(),
+        "issuing a token starts the session"
+    );
+}
+
+#[tokio::test]
+async fn adding_to_the_cart_shows_the_item_and_a_flash_exactly_once() {
+    let mut browser = Browser::new(&shop());
+    let (_, token) = page(&mut browser).await;
+    let reply = add(&mut browser, &token, "tea", "2").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location.as_deref(), Some("/"));
+    add(&mut browser, &token, "tea", "1").await;
+
+    let (body, _) = page(&mut browser).await;
+    assert!(
+        body.contains(r#"<p id="notice">Added tea to your cart</p>"#),
+        "{body}"
+    );
+    assert!(body.contains("<li>3 &times; tea</li>"), "{body}");
+    let (body, _) = page(&mut browser).await;
+    assert!(
+        !body.contains("notice"),
+        "the flash is gone on the next page: {body}"
+    );
+    assert!(body.contains(r#"<span id="count">3</span>"#), "{body}");
+}
+
+#[tokio::test]
+async fn a_form_without_the_right_token_is_refused_and_changes_nothing() {
+    let mut browser = Browser::new(&shop());
+    let (_, token) = page(&mut browser).await;
+    for forged in ["", "0000", &token[..31]] {
+        let reply = add(&mut browser, forged, "tea", "1").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "token {forged:?}");
+    }
+    let (body, _) = page(&mut browser).await;
+    assert!(body.contains(r#"<span id="count">0</span>"#), "{body}");
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400() {
+    let mut browser = Browser::new(&shop());
+    let (_, token) = page(&mut browser).await;
+    assert_eq!(
+        add(&mut browser, &token, " ", "1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        add(&mut browser, &token, "tea", "0").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let reply = browser
+        .form("/locale", &[("locale", "xx"), ("csrf_token", &token)])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    browser
+        .form("/locale", &[("locale", "fr"), ("csrf_token", &token)])
+        .await;
+    assert!(page(&mut browser).await.0.contains("Language: fr"));
+}
+
+#[tokio::test]
+async fn login_changes_the_session_cookie_and_the_old_one_is_dead() {
+    let app = shop();
+    let mut browser = Browser::new(&app);
+    let (_, token) = page(&mut browser).await;
+    add(&mut browser, &token, "jam", "1").await;
+    let before = browser.cookie.clone().expect("a cookie");
+
+    let reply = browser
+        .form("/login", &[("user_id", "42"), ("csrf_token", &token)])
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let after = browser.cookie.clone().expect("a cookie");
+    assert_ne!(before, after, "logging in cycles the session id");
+    let (body, _) = page(&mut browser).await;
+    assert!(
+        body.contains("Logged in as user 42") && body.contains("1 &times; jam"),
+        "{body}"
+    );
+
+    let mut replay = Browser::new(&app);
+    replay.cookie = Some(before);
+    let (body, _) = page(&mut replay).await;
+    assert!(
+        !body.contains("Logged in") && body.contains(r#"<span id="count">0</span>"#),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = shop();
+    let mut browser = Browser::new(&app);
+    let (_, token) = page(&mut browser).await;
+    browser
+        .form("/login", &[("user_id", "7"), ("csrf_token", &token)])
+        .await;
+    let (_, token) = page(&mut browser).await;
+    let logged_in = browser.cookie.clone();
+    let reply = browser.form("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let mut replay = Browser::new(&app);
+    replay.cookie = logged_in;
+    assert!(!page(&mut replay).await.0.contains("Logged in"));
+}
+
+#[tokio::test]
+async fn the_csrf_token_expires_after_fifteen_minutes() {
+    let clock = ManualClock::starting_at_unix(1_700_000_000);
+    let app = shop().layer(Extension(Clock::from(clock.clone())));
+    let mut browser = Browser::new(&app);
+    let (_, token) = page(&mut browser).await;
+
+    clock.advance(session_core::time::Duration::seconds(15 * 60 - 1));
+    assert_eq!(
+        add(&mut browser, &token, "tea", "1").await.status,
+        StatusCode::SEE_OTHER,
+        "one second before"
+    );
+    clock.advance(session_core::time::Duration::seconds(1));
+    assert_eq!(
+        add(&mut browser, &token, "tea", "1").await.status,
+        StatusCode::FORBIDDEN,
+        "at the deadline"
+    );
+    let (_, fresh) = page(&mut browser).await;
+    assert_ne!(fresh, token, "the page issues a new token");
+}
+
+#[tokio::test]
+async fn a_cart_of_the_wrong_type_is_a_500_without_details() {
+    async fn corrupt(session: Session) -> StatusCode {
+        match session.insert("shop.cart", "not a cart").await {
+            Ok(()) => StatusCode::OK,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    let store = MemoryStore::default();
+    let corrupting = Router::new()
+        .route("/corrupt", axum::routing::post(corrupt))
+        .layer(tower_sessions::SessionManagerLayer::new(store.clone()).with_secure(false));
+    let mut browser = Browser::new(&app(store));
+    page(&mut browser).await;
+    let mut raw = Browser::new(&corrupting);
+    raw.cookie = browser.cookie.clone();
+    assert_eq!(raw.send("POST", "/corrupt").await.status, StatusCode::OK);
+
+    let reply = browser.send("GET", "/").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        !reply.body.contains("shop.cart") && !reply.body.contains("Vec"),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn the_stored_layout_matches_its_snapshot() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/shop.schema.json"
+    );
+    session_core::testing::assert_schema_snapshot::<Shop>(path);
+}
+
+// ---------------------------------------------------------------- the binary
+
+/// The shop binary, stopped on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_binary(database: &std::path::Path, port: u16) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_shop"))
+        .env("SHOP_DB", database)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the shop binary");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the shop did not start listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    running
+}
+
+/// One HTTP/1.1 request over a plain socket; returns (status, set-cookie pair, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &str,
+) -> (u16, Option<String>, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let cookie = cookie
+        .map(|cookie| format!("Cookie: {cookie}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status");
+    let set_cookie = head
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("set-cookie: ")
+                .or_else(|| line.strip_prefix("Set-Cookie: "))
+        })
+        .map(|value| value.split(';').next().unwrap_or_default().to_owned());
+    (status, set_cookie, body.to_owned())
+}
+
+#[test]
+fn a_session_survives_a_restart_of_the_binary() {
+    let database = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shop-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&database);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("a port")
+        .local_addr()
+        .expect("an address")
+        .port();
+
+    let first = start_binary(&database, port);
+    let (status, cookie, body) = http(port, "GET", "/", None, "");
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    let form = format!("sku=tea&quantity=4&csrf_token={}", token_in(&body));
+    assert_eq!(http(port, "POST", "/cart", Some(&cookie), &form).0, 303);
+    drop(first);
+
+    let _second = start_binary(&database, port);
+    let (status, _, body) = http(port, "GET", "/", Some(&cookie), "");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<li>4 &times; tea</li>"),
+        "the cart survived the restart: {body}"
+    );
+    let _ = std::fs::remove_file(&database);
+}
