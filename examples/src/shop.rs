@@ -250,17 +250,18 @@ fn render(shop: &Shop, notice: Option<&str>, token: &str) -> String {
         html,
         r#"</ul><form method="post" action="/cart">{hidden}<input name="sku" placeholder="product" required> <input name="quantity" type="number" min="1" value="1"> <button>Add to cart</button></form>"#
     );
-    let options: String = LOCALES
-        .iter()
-        .map(|locale| {
-            let selected = if *locale == shop.locale {
-                " selected"
-            } else {
-                ""
-            };
-            format!(r#"<option value="{locale}"{selected}>{locale}</option>"#)
-        })
-        .collect();
+    let mut options = String::new();
+    for locale in LOCALES {
+        let selected = if locale == shop.locale {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            options,
+            r#"<option value="{locale}"{selected}>{locale}</option>"#
+        );
+    }
     let _ = writeln!(
         html,
         r#"<form method="post" action="/locale">{hidden}<label>Language <select name="locale">{options}</select></label> <button>Change</button></form>"#

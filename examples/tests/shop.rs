@@ -1,5 +1,5 @@
 //! The example shop, driven like a browser: every page and form over real
-//! cookies, and the binary restarted on the same SQLite file.
+//! cookies, and the binary restarted on the same `SQLite` file.
 
 mod support;
 
@@ -137,9 +137,9 @@ async fn login_changes_the_session_cookie_and_the_old_one_is_dead() {
         "{body}"
     );
 
-    let mut replay = Browser::new(&app);
-    replay.cookie = Some(before);
-    let (body, _) = page(&mut replay).await;
+    let mut stale = Browser::new(&app);
+    stale.cookie = Some(before);
+    let (body, _) = page(&mut stale).await;
     assert!(
         !body.contains("Logged in") && body.contains(r#"<span id="count">0</span>"#),
         "{body}"
@@ -158,9 +158,9 @@ async fn logout_ends_the_session() {
     let logged_in = browser.cookie.clone();
     let reply = browser.form("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    let mut replay = Browser::new(&app);
-    replay.cookie = logged_in;
-    assert!(!page(&mut replay).await.0.contains("Logged in"));
+    let mut stale = Browser::new(&app);
+    stale.cookie = logged_in;
+    assert!(!page(&mut stale).await.0.contains("Logged in"));
 }
 
 #[tokio::test]

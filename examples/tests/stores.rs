@@ -154,7 +154,7 @@ fn edge_values() -> Values {
         ),
         uuid: Some(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)),
         map: Some(BTreeMap::from([
-            ("".into(), vec![]),
+            (String::new(), vec![]),
             ("key with spaces".into(), vec![u32::MAX]),
         ])),
         pair_keys: None,
@@ -463,10 +463,10 @@ async fn whole_session_expiry(app: &Router, label: &str) {
         browser.send("POST", "/expire-session").await;
         cookie
     };
-    let mut replay = Browser::new(app);
-    replay.cookie = expired_cookie;
+    let mut stale = Browser::new(app);
+    stale.cookie = expired_cookie;
     assert_eq!(
-        state_of(&mut replay).await,
+        state_of(&mut stale).await,
         fresh(),
         "{label}: an expired record is not loaded"
     );
@@ -481,10 +481,10 @@ async fn logout_deletes_the_record(app: &Router, label: &str) {
         reply.set_cookie.is_some(),
         "{label}: logout removes the cookie"
     );
-    let mut replay = Browser::new(app);
-    replay.cookie = logged_in;
+    let mut stale = Browser::new(app);
+    stale.cookie = logged_in;
     assert_eq!(
-        state_of(&mut replay).await,
+        state_of(&mut stale).await,
         fresh(),
         "{label}: the logged-out id is dead"
     );

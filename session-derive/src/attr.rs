@@ -30,6 +30,7 @@ const STRUCT_ATTRIBUTES: &[&str] = &[
     HANDLE,
     CRATE,
     DEBUG,
+    JSON_SCHEMA,
     ON_DECODE_ERROR,
 ];
 const FIELD_ATTRIBUTES: &[&str] = &[
@@ -94,10 +95,10 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
         let result = attr.parse_nested_meta(|meta| {
             let span = meta.path.span();
             if meta.path.is_ident(NAMESPACE) {
-                let value: LitStr = meta.value()?.parse()?;
+                let value: LitStr = literal_value(&meta, r#"namespace = "shop""#)?;
                 set_once(&mut out.namespace, value, &meta, errors);
             } else if meta.path.is_ident(VERSION) {
-                let literal: LitInt = meta.value()?.parse()?;
+                let literal: LitInt = literal_value(&meta, "version = 2")?;
                 let number: u32 = literal.base10_parse().map_err(|_| {
                     syn::Error::new_spanned(
                         &literal,
@@ -122,7 +123,7 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
                 let value: Ident = meta.value()?.parse()?;
                 set_once(&mut out.handle, value, &meta, errors);
             } else if meta.path.is_ident(CRATE) {
-                let literal: LitStr = meta.value()?.parse()?;
+                let literal: LitStr = literal_value(&meta, r#"crate = "::my_sessions""#)?;
                 let path: Path = literal.parse().map_err(|_| {
                     syn::Error::new_spanned(
                         &literal,
@@ -164,10 +165,10 @@ pub(crate) fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> Fie
                 };
                 set_once(&mut out.default, Spanned { value, span }, &meta, errors);
             } else if meta.path.is_ident(KEY) {
-                let value: LitStr = meta.value()?.parse()?;
+                let value: LitStr = literal_value(&meta, r#"key = "user_id""#)?;
                 set_once(&mut out.key, value, &meta, errors);
             } else if meta.path.is_ident(EXPIRES_IN) {
-                let literal: LitStr = meta.value()?.parse()?;
+                let literal: LitStr = literal_value(&meta, r#"expires_in = "15m""#)?;
                 let seconds = duration::parse_seconds(&literal.value())
                     .map_err(|message| syn::Error::new_spanned(&literal, message))?;
                 let value = Spanned {
@@ -215,6 +216,25 @@ fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, error
     }
 }
 
+/// Parses `= literal`, or says what the attribute takes, with an example.
+fn literal_value<T: syn::parse::Parse>(
+    meta: &ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<T> {
+    let name = path_name(&meta.path);
+    let value = meta.value().map_err(|_| {
+        meta.error(format!(
+            "`{name}` needs a value, as in `#[session({example})]`"
+        ))
+    })?;
+    value.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{name}` takes a literal, as in `#[session({example})]`"),
+        )
+    })
+}
+
 fn no_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || !(meta.input.is_empty() || meta.input.peek(Token![,])) {
         return Err(meta.error(format!(
@@ -227,7 +247,7 @@ fn no_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 }
 
 fn parse_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<DecodePolicy>> {
-    let literal: LitStr = meta.value()?.parse()?;
+    let literal: LitStr = literal_value(meta, r#"on_decode_error = "reset""#)?;
     let value = match literal.value().as_str() {
         "error" => DecodePolicy::Error,
         "reset" => DecodePolicy::Reset,

@@ -243,7 +243,7 @@ fn schema_impl(input: &Input<'_>, names: &Names) -> TokenStream {
             quote!(<#older as #krate::SessionSchema>::__ORIGIN_KEYS),
             quote!(<#older as #krate::SessionSchema>::__OLDEST_VERSION),
             quote!(<#older as #krate::SessionSchema>::__chain_keys(keys);),
-            quote! {
+            quote_spanned! {older.span()=>
                 let older = <#older as #krate::SessionSchema>::__read_version(copy, clock, version).await?;
                 #krate::__private::migrate_step::<#older, Self>(older, #own_version - 1, #own_version)
             },

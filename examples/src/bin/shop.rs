@@ -1,4 +1,4 @@
-//! The example shop on SQLite in a file: `cargo run -p examples --bin shop`.
+//! The example shop on `SQLite` in a file: `cargo run -p examples --bin shop`.
 //!
 //! `SHOP_DB` names the database file (default `shop.sqlite` in the working
 //! directory), `PORT` the port on 127.0.0.1 (default 3000).

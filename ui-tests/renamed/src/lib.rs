@@ -1,0 +1,1 @@
+//! Depends on session-core only under another name; see `tests/renamed.rs`.

@@ -1,0 +1,9 @@
+use session_core::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(defualt)]
+    cart: Vec<u32>,
+}
+
+fn main() {}

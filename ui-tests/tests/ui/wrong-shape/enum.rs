@@ -1,0 +1,8 @@
+use session_core::SessionSchema;
+
+#[derive(SessionSchema)]
+enum Shop {
+    Empty,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use session_core::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop;
+
+fn main() {}
