@@ -8,36 +8,16 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use axum::routing::post;
-use http_body_util::BodyExt;
-use session_core::{SessionError, SessionSchema};
-use tower::ServiceExt;
-use tower_sessions::SessionManagerLayer;
+mod support;
+
+use axum::http::StatusCode;
+use examples::counter::app;
+use support::Browser;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::fred::types::config::{
     ConnectionConfig, PerformanceConfig, ReconnectPolicy,
 };
-
-#[derive(SessionSchema)]
-#[session(namespace = "outage")]
-struct Counter {
-    #[session(default)]
-    hits: u64,
-}
-
-async fn hit(counter: CounterSession) -> Result<String, SessionError> {
-    Ok(counter
-        .update_hits(|hits| {
-            *hits += 1;
-            *hits
-        })
-        .await?
-        .to_string())
-}
 
 /// A `redis-server` child process, stopped on drop.
 struct PrivateRedis {
@@ -93,45 +73,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Reply {
-    status: StatusCode,
-    set_cookie: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, cookie: Option<&str>) -> Reply {
-    let mut request = Request::builder().method("POST").uri("/hit");
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).expect("a request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let set_cookie = response.headers().get(header::SET_COOKIE).map(|value| {
-        value
-            .to_str()
-            .expect("ASCII")
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    });
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    Reply {
-        status,
-        set_cookie,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
 #[tokio::test]
 async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     if Command::new("redis-server")
@@ -166,22 +107,27 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     .expect("a pool");
     pool.init().await.expect("connect");
     // ANCHOR_END: resilient
-    let app = Router::new()
-        .route("/hit", post(hit))
-        .layer(SessionManagerLayer::new(RedisStore::new(pool)).with_secure(false));
+    let mut browser = Browser::new(&app(RedisStore::new(pool)));
 
-    let first = send(&app, None).await;
-    assert_eq!((first.status, first.body.as_str()), (StatusCode::OK, "1"));
-    let cookie = first.set_cookie.expect("a session cookie");
+    let first = browser.send("GET", "/incr").await;
+    assert_eq!(
+        (first.status, first.body.as_str()),
+        (StatusCode::OK, r#"{"count":1}"#)
+    );
+    let cookie = browser.cookie.clone().expect("a session cookie");
     for expected in 2..=10 {
-        assert_eq!(send(&app, Some(&cookie)).await.body, expected.to_string());
+        assert_eq!(
+            browser.send("GET", "/incr").await.body,
+            format!(r#"{{"count":{expected}}}"#)
+        );
     }
 
     server.stop();
     let outage_requests = 20;
     let mut unavailable = 0;
     for _ in 0..outage_requests {
-        let reply = send(&app, Some(&cookie)).await;
+        browser.cookie = Some(cookie.clone());
+        let reply = browser.send("GET", "/incr").await;
         assert!(
             reply.set_cookie.is_none(),
             "no cookie while the store is down"
@@ -203,7 +149,8 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     let _restarted = PrivateRedis::start(port).expect("restart redis-server");
     let started = Instant::now();
     let recovered = loop {
-        let reply = send(&app, Some(&cookie)).await;
+        browser.cookie = Some(cookie.clone());
+        let reply = browser.send("GET", "/incr").await;
         if reply.status == StatusCode::OK {
             break reply;
         }
@@ -215,7 +162,7 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     // The private server kept nothing, so the session starts again under a new id.
-    assert_eq!(recovered.body, "1");
+    assert_eq!(recovered.body, r#"{"count":1}"#);
     println!(
         "outage: {} requests before, {outage_requests} during ({unavailable} answered 503, 0 panics), recovered {} ms after the restart",
         10,
@@ -242,11 +189,10 @@ async fn a_record_that_does_not_decode_is_an_error_and_is_never_overwritten() {
     pool.init().await.unwrap_or_else(|error| {
         panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
     });
-    let app = Router::new()
-        .route("/hit", post(hit))
-        .layer(SessionManagerLayer::new(RedisStore::new(pool.clone())).with_secure(false));
+    let mut browser = Browser::new(&app(RedisStore::new(pool.clone())));
 
-    let cookie = send(&app, None).await.set_cookie.expect("a session cookie");
+    browser.send("GET", "/incr").await;
+    let cookie = browser.cookie.clone().expect("a session cookie");
     let id = cookie.split_once('=').expect("name=value").1.to_owned();
     let garbage: &[u8] = b"\xc1\xff not a session record";
     let () = pool
@@ -255,7 +201,8 @@ async fn a_record_that_does_not_decode_is_an_error_and_is_never_overwritten() {
         .expect("overwrite the record");
 
     for _ in 0..3 {
-        let reply = send(&app, Some(&cookie)).await;
+        browser.cookie = Some(cookie.clone());
+        let reply = browser.send("GET", "/incr").await;
         assert_eq!(
             reply.status,
             StatusCode::INTERNAL_SERVER_ERROR,

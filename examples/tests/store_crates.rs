@@ -3,41 +3,16 @@
 //! is not supported by these crates yet, which is why this workspace stays on
 //! 0.14.)
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use axum::routing::get;
-use http_body_util::BodyExt;
-use session_core::{SessionError, SessionSchema};
-use tower::ServiceExt;
-use tower_sessions::{SessionManagerLayer, SessionStore};
+use axum::http::StatusCode;
+use examples::counter::app;
+use support::Browser;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{Config, Pool};
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
-
-#[derive(SessionSchema)]
-#[session(namespace = "counter")]
-struct Counter {
-    #[session(default)]
-    hits: u64,
-}
-
-async fn hit(counter: CounterSession) -> Result<String, SessionError> {
-    Ok(counter
-        .update_hits(|hits| {
-            *hits += 1;
-            *hits
-        })
-        .await?
-        .to_string())
-}
-
-fn app<S: SessionStore + Clone>(store: S) -> Router {
-    Router::new()
-        .route("/", get(hit))
-        .layer(SessionManagerLayer::new(store).with_secure(false))
-}
 
 #[tokio::test]
 async fn the_redis_and_postgres_stores_plug_into_the_typed_extractor() {
@@ -61,32 +36,10 @@ async fn the_typed_counter_runs_on_sqlite() {
         .expect("in-memory SQLite");
     let store = SqliteStore::new(pool);
     store.migrate().await.expect("create the session table");
-    let app = app(store);
-
-    let mut cookie: Option<String> = None;
-    for expected in ["1", "2", "3"] {
-        let mut request = Request::builder().uri("/");
-        if let Some(cookie) = &cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let response = app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        if let Some(set_cookie) = response.headers().get(header::SET_COOKIE) {
-            cookie = Some(
-                set_cookie
-                    .to_str()
-                    .unwrap()
-                    .split(';')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-            );
-        }
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, expected);
+    let mut browser = Browser::new(&app(store));
+    for expected in 1..=3 {
+        let reply = browser.send("GET", "/incr").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, format!(r#"{{"count":{expected}}}"#));
     }
 }
