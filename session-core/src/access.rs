@@ -3,15 +3,15 @@
 //! Generated code stays a thin layer of names and types; the rules (expiry,
 //! id rotation, decode policy, redaction) live here once.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use time::{Duration, OffsetDateTime};
-
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
 use crate::envelope;
