@@ -71,10 +71,14 @@ pub fn app<S: SessionStore + Clone>(store: S) -> Router {
 
 // ANCHOR: handlers
 /// The form that adds to the cart.
+///
+/// In every form `csrf_token` defaults to empty, so a request without it is
+/// refused as a forgery (403) rather than as a malformed form (422).
 #[derive(Deserialize)]
 struct AddToCart {
     sku: String,
     quantity: u32,
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -110,6 +114,7 @@ async fn add_to_cart(
 #[derive(Deserialize)]
 struct ChangeLocale {
     locale: String,
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -135,6 +140,7 @@ async fn set_locale(
 #[derive(Deserialize)]
 struct Login {
     user_id: u64,
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -143,6 +149,10 @@ async fn login(shop: ShopSession, Form(form): Form<Login>) -> Result<Response, S
         return Ok(refusal);
     }
     shop.set_user_id(form.user_id).await?;
+    // The id just cycled; the token must change too, or whoever planted the
+    // old session id (and so read its token) could still post as this user.
+    // The next page issues a fresh one.
+    shop.remove_csrf_token().await?;
     shop.set_notice(format!("Welcome, user {}", form.user_id))
         .await?;
     Ok(Redirect::to("/").into_response())
@@ -151,6 +161,7 @@ async fn login(shop: ShopSession, Form(form): Form<Login>) -> Result<Response, S
 /// Any form that only needs the token.
 #[derive(Deserialize)]
 struct TokenOnly {
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -184,10 +195,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A fresh token: 16 random bytes from the operating system, hex-encoded.
-fn new_token() -> Result<String, SessionError> {
+fn new_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| session_core::StoreError::msg(format!("no randomness: {error}")))?;
+    getrandom::fill(&mut bytes)?;
     Ok(bytes
         .iter()
         .fold(String::with_capacity(32), |mut hex, byte| {
@@ -196,18 +206,29 @@ fn new_token() -> Result<String, SessionError> {
         }))
 }
 
-async fn page(shop: ShopSession) -> Result<Html<String>, SessionError> {
+async fn page(shop: ShopSession) -> Result<Response, SessionError> {
     let token = match shop.csrf_token().await? {
         Some(token) => token,
-        None => {
-            let token = new_token()?;
-            shop.set_csrf_token(token.clone()).await?;
-            token
-        }
+        None => match new_token() {
+            Ok(token) => {
+                shop.set_csrf_token(token.clone()).await?;
+                token
+            }
+            // Not a `SessionError`: the store is fine, so a 503 "store
+            // unavailable" would mislead.
+            Err(error) => {
+                tracing::error!(%error, "no randomness for a CSRF token");
+                return Ok((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be prepared; try again shortly",
+                )
+                    .into_response());
+            }
+        },
     };
     let notice = shop.take_notice().await?;
     let state = shop.load().await?;
-    Ok(Html(render(&state, notice.as_deref(), &token)))
+    Ok(Html(render(&state, notice.as_deref(), &token)).into_response())
 }
 
 fn render(shop: &Shop, notice: Option<&str>, token: &str) -> String {

@@ -87,12 +87,82 @@ async fn adding_to_the_cart_shows_the_item_and_a_flash_exactly_once() {
 async fn a_form_without_the_right_token_is_refused_and_changes_nothing() {
     let mut browser = Browser::new(&shop());
     let (_, token) = page(&mut browser).await;
-    for forged in ["", "0000", &token[..31]] {
+    let cookie = browser.cookie.clone();
+    for forged in ["", "0000", &token[..31], &format!("{token}0")] {
         let reply = add(&mut browser, forged, "tea", "1").await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "token {forged:?}");
     }
+    let reply = browser
+        .form("/cart", &[("sku", "tea"), ("quantity", "1")])
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FORBIDDEN,
+        "a form without the field is a forgery, not a malformed form"
+    );
+    assert!(reply.body.contains("reload the page"), "{}", reply.body);
+    assert_eq!(browser.cookie, cookie, "the session id did not change");
     let (body, _) = page(&mut browser).await;
     assert!(body.contains(r#"<span id="count">0</span>"#), "{body}");
+    assert!(!body.contains("notice"), "{body}");
+}
+
+#[tokio::test]
+async fn every_form_checks_the_token() {
+    let mut browser = Browser::new(&shop());
+    let (_, token) = page(&mut browser).await;
+    add(&mut browser, &token, "tea", "1").await;
+    page(&mut browser).await;
+    let cookie = browser.cookie.clone();
+    let forged = "f".repeat(32);
+    for (path, fields) in [
+        ("/locale", vec![("locale", "fr")]),
+        ("/login", vec![("user_id", "42")]),
+        ("/logout", vec![]),
+    ] {
+        let mut fields = fields;
+        fields.push(("csrf_token", &forged));
+        let reply = browser.form(path, &fields).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+        fields.pop();
+        let reply = browser.form(path, &fields).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{path} without a token"
+        );
+    }
+    assert_eq!(browser.cookie, cookie, "no login, no logout, no new id");
+    let (body, same) = page(&mut browser).await;
+    assert_eq!(same, token);
+    assert!(body.contains("Language: en"), "{body}");
+    assert!(body.contains(r#"action="/login""#), "{body}");
+    assert!(body.contains("<li>1 &times; tea</li>"), "{body}");
+}
+
+#[tokio::test]
+async fn a_post_without_a_session_is_refused_and_starts_none() {
+    let mut browser = Browser::new(&shop());
+    let reply = add(&mut browser, &"0".repeat(32), "tea", "1").await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.set_cookie, None, "a forged request stores nothing");
+}
+
+#[tokio::test]
+async fn markup_in_a_product_name_is_escaped() {
+    let mut browser = Browser::new(&shop());
+    let (_, token) = page(&mut browser).await;
+    add(&mut browser, &token, r#"<script>alert("x")</script>"#, "1").await;
+    let (body, _) = page(&mut browser).await;
+    assert!(!body.contains("<script>"), "{body}");
+    assert!(
+        body.contains("1 &times; &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Added &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; to your cart"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -147,6 +217,27 @@ async fn login_changes_the_session_cookie_and_the_old_one_is_dead() {
 }
 
 #[tokio::test]
+async fn login_replaces_the_csrf_token() {
+    let mut browser = Browser::new(&shop());
+    let (_, before) = page(&mut browser).await;
+    browser
+        .form("/login", &[("user_id", "42"), ("csrf_token", &before)])
+        .await;
+    assert_eq!(
+        add(&mut browser, &before, "tea", "1").await.status,
+        StatusCode::FORBIDDEN,
+        "a token known before login is dead after it"
+    );
+    let (body, after) = page(&mut browser).await;
+    assert_ne!(after, before);
+    assert!(body.contains("Welcome, user 42"), "{body}");
+    assert_eq!(
+        add(&mut browser, &after, "tea", "1").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn logout_ends_the_session() {
     let app = shop();
     let mut browser = Browser::new(&app);
@@ -155,35 +246,57 @@ async fn logout_ends_the_session() {
         .form("/login", &[("user_id", "7"), ("csrf_token", &token)])
         .await;
     let (_, token) = page(&mut browser).await;
+    add(&mut browser, &token, "tea", "2").await;
     let logged_in = browser.cookie.clone();
+
     let reply = browser.form("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.cookie, None, "the response removes the cookie");
+    let (body, fresh) = page(&mut browser).await;
+    assert!(
+        body.contains(r#"action="/login""#) && body.contains(r#"<span id="count">0</span>"#),
+        "{body}"
+    );
+    assert_ne!(fresh, token, "a fresh session has a fresh token");
+    assert_ne!(browser.cookie, logged_in, "and a fresh id");
+
     let mut stale = Browser::new(&app);
     stale.cookie = logged_in;
-    assert!(!page(&mut stale).await.0.contains("Logged in"));
+    let (body, _) = page(&mut stale).await;
+    assert!(
+        !body.contains("Logged in") && body.contains(r#"<span id="count">0</span>"#),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn the_csrf_token_expires_after_fifteen_minutes() {
     let clock = ManualClock::starting_at_unix(1_700_000_000);
     let app = shop().layer(Extension(Clock::from(clock.clone())));
-    let mut browser = Browser::new(&app);
-    let (_, token) = page(&mut browser).await;
+    let mut early = Browser::new(&app);
+    let (_, early_token) = page(&mut early).await;
+    let mut late = Browser::new(&app);
+    let (_, late_token) = page(&mut late).await;
 
     clock.advance(session_core::time::Duration::seconds(15 * 60 - 1));
     assert_eq!(
-        add(&mut browser, &token, "tea", "1").await.status,
+        add(&mut early, &early_token, "tea", "1").await.status,
         StatusCode::SEE_OTHER,
-        "one second before"
+        "one second before the deadline"
     );
-    clock.advance(session_core::time::Duration::seconds(1));
+    clock.advance(session_core::time::Duration::seconds(2));
     assert_eq!(
-        add(&mut browser, &token, "tea", "1").await.status,
+        add(&mut late, &late_token, "tea", "1").await.status,
         StatusCode::FORBIDDEN,
-        "at the deadline"
+        "one second after the deadline"
     );
-    let (_, fresh) = page(&mut browser).await;
-    assert_ne!(fresh, token, "the page issues a new token");
+    let (body, fresh) = page(&mut late).await;
+    assert_ne!(fresh, late_token, "the page issues a new token");
+    assert!(body.contains(r#"<span id="count">0</span>"#), "{body}");
+    assert_eq!(
+        add(&mut late, &fresh, "tea", "1").await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -206,6 +319,7 @@ async fn a_cart_of_the_wrong_type_is_a_500_without_details() {
 
     let reply = browser.send("GET", "/").await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.body, "The session could not be read or written.");
     assert!(
         !reply.body.contains("shop.cart") && !reply.body.contains("Vec"),
         "{}",
