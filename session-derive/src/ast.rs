@@ -36,7 +36,19 @@ pub(crate) enum Shape<'a> {
 impl<'a> Input<'a> {
     /// Reads the derive input, recording every problem with its shape.
     pub(crate) fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Self {
-        let attrs = attr::parse_struct_attrs(&input.attrs, errors);
+        let mut attrs = attr::parse_struct_attrs(&input.attrs, errors);
+        // Checked here rather than in `valid`, because the handle is emitted
+        // even when there are errors, and under this name it would redefine
+        // the struct and bury the message under rustc's.
+        if let Some(handle) = attrs.handle.take_if(|handle| *handle == input.ident) {
+            errors.at(
+                &handle,
+                format!(
+                    "`handle = {handle}` names the schema struct itself; the handle is a second type, so give it \
+                     another name, as in `handle = {handle}Session` (the default when `handle` is left out)"
+                ),
+            );
+        }
         let fields = match &input.data {
             Data::Struct(data) => match &data.fields {
                 Fields::Named(named) => named

@@ -87,6 +87,9 @@ pub(crate) struct FieldAttrs {
     pub(crate) rotate_id: Option<Span>,
     pub(crate) sensitive: Option<Span>,
     pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
+    /// An unknown attribute that reads like a misspelled `default`, already
+    /// reported: saying the field lacks a default would only repeat it.
+    pub(crate) misspelled_default: bool,
 }
 
 pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> StructAttrs {
@@ -95,10 +98,10 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
         let result = attr.parse_nested_meta(|meta| {
             let span = meta.path.span();
             if meta.path.is_ident(NAMESPACE) {
-                let value: LitStr = literal_value(&meta, r#"namespace = "shop""#)?;
+                let value: LitStr = value_of(&meta, "a string", r#"namespace = "shop""#)?;
                 set_once(&mut out.namespace, value, &meta, errors);
             } else if meta.path.is_ident(VERSION) {
-                let literal: LitInt = literal_value(&meta, "version = 2")?;
+                let literal: LitInt = value_of(&meta, "a whole number", "version = 2")?;
                 let number: u32 = literal.base10_parse().map_err(|_| {
                     syn::Error::new_spanned(
                         &literal,
@@ -117,13 +120,17 @@ pub(crate) fn parse_struct_attrs(attrs: &[Attribute], errors: &mut Errors) -> St
                 };
                 set_once(&mut out.version, value, &meta, errors);
             } else if meta.path.is_ident(MIGRATE_FROM) {
-                let value: Type = meta.value()?.parse()?;
+                let value: Type = value_of(
+                    &meta,
+                    "the previous version's struct",
+                    "migrate_from = ShopV1",
+                )?;
                 set_once(&mut out.migrate_from, value, &meta, errors);
             } else if meta.path.is_ident(HANDLE) {
-                let value: Ident = meta.value()?.parse()?;
+                let value: Ident = value_of(&meta, "a type name", "handle = Cart")?;
                 set_once(&mut out.handle, value, &meta, errors);
             } else if meta.path.is_ident(CRATE) {
-                let literal: LitStr = literal_value(&meta, r#"crate = "::my_sessions""#)?;
+                let literal: LitStr = value_of(&meta, "a string", r#"crate = "::my_sessions""#)?;
                 let path: Path = literal.parse().map_err(|_| {
                     syn::Error::new_spanned(
                         &literal,
@@ -165,10 +172,10 @@ pub(crate) fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> Fie
                 };
                 set_once(&mut out.default, Spanned { value, span }, &meta, errors);
             } else if meta.path.is_ident(KEY) {
-                let value: LitStr = literal_value(&meta, r#"key = "user_id""#)?;
+                let value: LitStr = value_of(&meta, "a string", r#"key = "user_id""#)?;
                 set_once(&mut out.key, value, &meta, errors);
             } else if meta.path.is_ident(EXPIRES_IN) {
-                let literal: LitStr = literal_value(&meta, r#"expires_in = "15m""#)?;
+                let literal: LitStr = value_of(&meta, "a string", r#"expires_in = "15m""#)?;
                 let seconds = duration::parse_seconds(&literal.value())
                     .map_err(|message| syn::Error::new_spanned(&literal, message))?;
                 let value = Spanned {
@@ -189,7 +196,9 @@ pub(crate) fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> Fie
                 let policy = parse_policy(&meta)?;
                 set_once(&mut out.on_decode_error, policy, &meta, errors);
             } else {
-                unknown(&meta, FIELD_ATTRIBUTES, STRUCT_ATTRIBUTES, "struct", errors)?;
+                let suggestion =
+                    unknown(&meta, FIELD_ATTRIBUTES, STRUCT_ATTRIBUTES, "struct", errors)?;
+                out.misspelled_default |= suggestion == Some(DEFAULT);
             }
             Ok(())
         });
@@ -216,9 +225,10 @@ fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, error
     }
 }
 
-/// Parses `= literal`, or says what the attribute takes, with an example.
-fn literal_value<T: syn::parse::Parse>(
+/// Parses `= value`, or says what the attribute takes (`what`), with an example.
+fn value_of<T: syn::parse::Parse>(
     meta: &ParseNestedMeta<'_>,
+    what: &str,
     example: &str,
 ) -> syn::Result<T> {
     let name = path_name(&meta.path);
@@ -230,7 +240,7 @@ fn literal_value<T: syn::parse::Parse>(
     value.parse().map_err(|error| {
         syn::Error::new(
             error.span(),
-            format!("`{name}` takes a literal, as in `#[session({example})]`"),
+            format!("`{name}` takes {what}, as in `#[session({example})]`"),
         )
     })
 }
@@ -247,7 +257,7 @@ fn no_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 }
 
 fn parse_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<DecodePolicy>> {
-    let literal: LitStr = literal_value(meta, r#"on_decode_error = "reset""#)?;
+    let literal: LitStr = value_of(meta, "a string", r#"on_decode_error = "reset""#)?;
     let value = match literal.value().as_str() {
         "error" => DecodePolicy::Error,
         "reset" => DecodePolicy::Reset,
@@ -266,24 +276,30 @@ fn parse_policy(meta: &ParseNestedMeta<'_>) -> syn::Result<Spanned<DecodePolicy>
     })
 }
 
-/// Reports an unknown attribute, naming the accepted ones, and skips its value
-/// so the following attributes are still checked.
+/// Reports an unknown attribute, naming the accepted ones (and the one it
+/// looks like a misspelling of, which is returned), and skips its value so
+/// the following attributes are still checked.
 fn unknown(
     meta: &ParseNestedMeta<'_>,
-    accepted: &[&str],
+    accepted: &[&'static str],
     other_place: &[&str],
     other_place_name: &str,
     errors: &mut Errors,
-) -> syn::Result<()> {
+) -> syn::Result<Option<&'static str>> {
     let name = path_name(&meta.path);
     let expected = accepted
         .iter()
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    let suggestion = closest(&name, accepted);
     let message = if other_place.contains(&name.as_str()) {
         format!(
             "`{name}` is a {other_place_name} attribute: move it to the {other_place_name}; here the accepted ones are {expected}"
+        )
+    } else if let Some(suggestion) = suggestion {
+        format!(
+            "unknown session attribute `{name}`: did you mean `{suggestion}`? (expected one of {expected})"
         )
     } else {
         format!("unknown session attribute `{name}`; expected one of {expected}")
@@ -294,7 +310,40 @@ fn unknown(
     } else if meta.input.peek(syn::token::Paren) {
         meta.parse_nested_meta(|_| Ok(()))?;
     }
-    Ok(())
+    Ok(suggestion)
+}
+
+/// The accepted name `name` is most likely a misspelling of: within a third
+/// of its length in edits, as rustc suggests names.
+fn closest(name: &str, accepted: &[&'static str]) -> Option<&'static str> {
+    let limit = name.len().max(3) / 3;
+    accepted
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, counting a swap of two neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    rows[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let substitution = rows[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = substitution.min(rows[i - 1][j] + 1).min(rows[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 fn path_name(path: &Path) -> String {
@@ -303,4 +352,24 @@ fn path_name(path: &Path) -> String {
         .map(|segment| segment.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FIELD_ATTRIBUTES, STRUCT_ATTRIBUTES, closest};
+
+    #[test]
+    fn suggests_the_attribute_a_typo_was_meant_as() {
+        assert_eq!(closest("defualt", FIELD_ATTRIBUTES), Some("default"));
+        assert_eq!(closest("expire_in", FIELD_ATTRIBUTES), Some("expires_in"));
+        assert_eq!(closest("sensitve", FIELD_ATTRIBUTES), Some("sensitive"));
+        assert_eq!(closest("namespase", STRUCT_ATTRIBUTES), Some("namespace"));
+    }
+
+    #[test]
+    fn suggests_nothing_for_unrelated_names() {
+        assert_eq!(closest("secret", FIELD_ATTRIBUTES), None);
+        assert_eq!(closest("prefix", STRUCT_ATTRIBUTES), None);
+        assert_eq!(closest("ttl", FIELD_ATTRIBUTES), None);
+    }
 }

@@ -502,7 +502,7 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
     let span = ty.span();
     let result = |ok: TokenStream| quote!(::core::result::Result<#ok, #krate::SessionError>);
     let unit = result(quote!(()));
-    let update = result(quote!(R));
+    let update = result(quote!(__R));
     let setter = format_ident!("set_{}", name);
     let updater = format_ident!("update_{}", name);
     let remover = format_ident!("remove_{}", name);
@@ -530,11 +530,11 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
                 }
 
                 #[doc = #update_doc]
-                pub async fn #updater<R>(
+                pub async fn #updater<__R>(
                     &self,
-                    change: impl ::core::ops::FnOnce(&mut ::core::option::Option<#inner>) -> R,
+                    change: impl ::core::ops::FnOnce(&mut ::core::option::Option<#inner>) -> __R,
                 ) -> #update {
-                    self.__core.update_option::<#inner, R>(&#spec, change).await
+                    self.__core.update_option::<#inner, __R>(&#spec, change).await
                 }
             }
         }
@@ -559,8 +559,8 @@ fn field_methods(input: &Input<'_>, field: &Field<'_>, krate: &Path) -> TokenStr
                 }
 
                 #[doc = #update_doc]
-                pub async fn #updater<R>(&self, change: impl ::core::ops::FnOnce(&mut #ty) -> R) -> #update {
-                    self.__core.update_or::<#ty, R>(&#spec, #default, change).await
+                pub async fn #updater<__R>(&self, change: impl ::core::ops::FnOnce(&mut #ty) -> __R) -> #update {
+                    self.__core.update_or::<#ty, __R>(&#spec, #default, change).await
                 }
             }
         }

@@ -96,7 +96,7 @@ fn check_fields(input: &Input<'_>, errors: &mut Errors) {
                     format!("field `{name}` is an `Option`, which already reads as `None` when absent; remove `default`, or make the type non-`Option` to read a default instead"),
                 ));
             }
-        } else if !is_option && !field.is_vec_flash() {
+        } else if !is_option && !field.is_vec_flash() && !field.attrs.misspelled_default {
             errors.at(
                 field.ty,
                 format!("field `{name}` needs a value for when the session does not hold it yet: add `#[session(default)]` or `#[session(default = expr)]`, or make its type `Option<_>`"),

@@ -19,15 +19,21 @@ fn generated_code_uses_the_renamed_crate() {
         .block_on(async {
             let raw = MemorySession::new();
             let handle = RenamedSession::new(raw.clone());
+            assert_eq!(handle.visits().await.expect("get"), 0);
+            assert_eq!(handle.user().await.expect("get"), None);
+
+            handle.set_visits(2).await.expect("set");
+            handle.set_user("ada".into()).await.expect("set");
             handle
                 .update_visits(|visits| *visits += 1)
                 .await
                 .expect("update");
-            handle.set_user("ada".into()).await.expect("set");
+            assert_eq!(handle.visits().await.expect("get"), 3);
+            assert_eq!(handle.user().await.expect("get").as_deref(), Some("ada"));
             assert_eq!(
                 handle.load().await.expect("load"),
                 Renamed {
-                    visits: 1,
+                    visits: 3,
                     user: Some("ada".into())
                 }
             );

@@ -17,8 +17,12 @@ mod shadowed {
     struct Sync;
     struct FnOnce;
     struct Box;
+    mod core {}
+    mod std {}
+    mod serde {}
+    mod session_core {}
 
-    #[derive(session_core::SessionSchema)]
+    #[derive(::session_core::SessionSchema)]
     #[session(namespace = "hygiene", version = 1, debug)]
     pub struct Hygiene {
         #[session(default)]

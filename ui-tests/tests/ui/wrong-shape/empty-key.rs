@@ -1,0 +1,9 @@
+use session_core::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Shop {
+    #[session(key = "")]
+    user_id: Option<u64>,
+}
+
+fn main() {}
