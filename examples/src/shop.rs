@@ -269,7 +269,7 @@ fn render(shop: &Shop, notice: Option<&str>, token: &str) -> String {
     }
     let _ = writeln!(
         html,
-        r#"</ul><form method="post" action="/cart">{hidden}<input name="sku" placeholder="product" required> <input name="quantity" type="number" min="1" value="1"> <button>Add to cart</button></form>"#
+        r#"</ul><form method="post" action="/cart">{hidden}<label>Product <input name="sku" required></label> <label>Quantity <input name="quantity" type="number" min="1" value="1"></label> <button>Add to cart</button></form>"#
     );
     let mut options = String::new();
     for locale in LOCALES {

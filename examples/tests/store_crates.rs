@@ -11,8 +11,7 @@ use examples::counter::app;
 use support::Browser;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{Config, Pool};
-use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use tower_sessions_sqlx_store::PostgresStore;
 
 #[tokio::test]
 async fn the_redis_and_postgres_stores_plug_into_the_typed_extractor() {
@@ -28,15 +27,7 @@ async fn the_redis_and_postgres_stores_plug_into_the_typed_extractor() {
 
 #[tokio::test]
 async fn the_typed_counter_runs_on_sqlite() {
-    // Every connection to `sqlite::memory:` opens its own database: keep one.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .expect("in-memory SQLite");
-    let store = SqliteStore::new(pool);
-    store.migrate().await.expect("create the session table");
-    let mut browser = Browser::new(&app(store));
+    let mut browser = Browser::new(&app(support::sqlite_in_memory().await));
     for expected in 1..=3 {
         let reply = browser.send("GET", "/incr").await;
         assert_eq!(reply.status, StatusCode::OK);

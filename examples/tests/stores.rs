@@ -532,15 +532,7 @@ async fn memory_store() {
 
 #[tokio::test]
 async fn sqlite_in_memory() {
-    // Every connection to `sqlite::memory:` opens its own database: keep one.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .expect("SQLite");
-    let store = SqliteStore::new(pool);
-    store.migrate().await.expect("create the table");
-    behaviour_suite(store, "SQLite in memory").await;
+    behaviour_suite(support::sqlite_in_memory().await, "SQLite in memory").await;
 }
 
 // ANCHOR: sqlite

@@ -18,6 +18,9 @@ const HANDLE_METHODS: &[&str] = &[
     "load",
     "save",
     "clear",
+    // Inherent getters would shadow the trait methods the handle implements.
+    "clone",
+    "fmt",
 ];
 
 pub(crate) fn check(input: &Input<'_>, errors: &mut Errors) {

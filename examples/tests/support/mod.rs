@@ -116,3 +116,16 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// An SQLite store in memory, its table created. Every connection to
+/// `sqlite::memory:` opens its own database, so the pool keeps exactly one.
+pub async fn sqlite_in_memory() -> tower_sessions_sqlx_store::SqliteStore {
+    let pool = tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("in-memory SQLite");
+    let store = tower_sessions_sqlx_store::SqliteStore::new(pool);
+    store.migrate().await.expect("create the session table");
+    store
+}
