@@ -3,15 +3,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use axum::http::StatusCode;
 use axum::{Extension, Router};
 use examples::shop::{Shop, app};
 use session_core::{Clock, ManualClock};
+use support::process::{Running, free_port, http, start_listening};
 use support::{Browser, Reply};
 use tower_sessions::{MemoryStore, Session};
 
@@ -338,69 +336,10 @@ fn the_stored_layout_matches_its_snapshot() {
 
 // ---------------------------------------------------------------- the binary
 
-/// The shop binary, stopped on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_binary(database: &std::path::Path, port: u16) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_shop"))
-        .env("SHOP_DB", database)
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the shop binary");
-    let running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the shop did not start listening on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    running
-}
-
-/// One HTTP/1.1 request over a plain socket; returns (status, set-cookie pair, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    form: &str,
-) -> (u16, Option<String>, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let cookie = cookie
-        .map(|cookie| format!("Cookie: {cookie}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("receive");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status");
-    let set_cookie = head
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("set-cookie: ")
-                .or_else(|| line.strip_prefix("Set-Cookie: "))
-        })
-        .map(|value| value.split(';').next().unwrap_or_default().to_owned());
-    (status, set_cookie, body.to_owned())
+fn start_shop(database: &std::path::Path, port: u16) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
+    command.env("SHOP_DB", database);
+    start_listening(command, port)
 }
 
 #[test]
@@ -408,26 +347,26 @@ fn a_session_survives_a_restart_of_the_binary() {
     let database = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("shop-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&database);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("a port")
-        .local_addr()
-        .expect("an address")
-        .port();
+    let port = free_port();
 
-    let first = start_binary(&database, port);
-    let (status, cookie, body) = http(port, "GET", "/", None, "");
-    assert_eq!(status, 200);
-    let cookie = cookie.expect("a session cookie");
-    let form = format!("sku=tea&quantity=4&csrf_token={}", token_in(&body));
-    assert_eq!(http(port, "POST", "/cart", Some(&cookie), &form).0, 303);
+    let first = start_shop(&database, port);
+    let front = http(port, "GET", "/", None, "");
+    assert_eq!(front.status, 200);
+    let cookie = front.set_cookie.expect("a session cookie");
+    let form = format!("sku=tea&quantity=4&csrf_token={}", token_in(&front.body));
+    assert_eq!(
+        http(port, "POST", "/cart", Some(&cookie), &form).status,
+        303
+    );
     drop(first);
 
-    let _second = start_binary(&database, port);
-    let (status, _, body) = http(port, "GET", "/", Some(&cookie), "");
-    assert_eq!(status, 200);
+    let _second = start_shop(&database, port);
+    let front = http(port, "GET", "/", Some(&cookie), "");
+    assert_eq!(front.status, 200);
     assert!(
-        body.contains("<li>4 &times; tea</li>"),
-        "the cart survived the restart: {body}"
+        front.body.contains("<li>4 &times; tea</li>"),
+        "the cart survived the restart: {}",
+        front.body
     );
     let _ = std::fs::remove_file(&database);
 }

@@ -16,9 +16,13 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{Clock, ManualClock, SessionError, SessionSchema};
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::{
+    ExpiredDeletion, Expiry, MemoryStore, Session, SessionManagerLayer, SessionStore,
+};
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
+use tower_sessions_sqlx_store::sqlx::MySqlPool;
 use tower_sessions_sqlx_store::sqlx::mysql::MySqlPoolOptions;
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
@@ -594,14 +598,10 @@ async fn drop_table_pg(url: &str, table: &str) {
     .expect("drop the test table");
 }
 
-#[tokio::test]
-async fn mysql() {
-    let Some(url) = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/test") else {
-        return;
-    };
+async fn mysql_store(url: &str) -> (MySqlStore, MySqlPool, String) {
     let pool = MySqlPoolOptions::new()
         .max_connections(4)
-        .connect(&url)
+        .connect(url)
         .await
         .unwrap_or_else(|error| {
             panic!("MYSQL_URL is set but MySQL/MariaDB is unreachable at {url}: {error}")
@@ -611,13 +611,26 @@ async fn mysql() {
         .with_table_name(&table)
         .expect("a valid table name");
     store.migrate().await.expect("create the table");
-    behaviour_suite(store, "MySQL").await;
+    (store, pool, table)
+}
+
+async fn drop_table_mysql(pool: &MySqlPool, table: &str) {
     tower_sessions_sqlx_store::sqlx::query(&format!(
         "drop table if exists `tower_sessions`.`{table}`"
     ))
-    .execute(&pool)
+    .execute(pool)
     .await
     .expect("drop the test table");
+}
+
+#[tokio::test]
+async fn mysql() {
+    let Some(url) = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/test") else {
+        return;
+    };
+    let (store, pool, table) = mysql_store(&url).await;
+    behaviour_suite(store, "MySQL").await;
+    drop_table_mysql(&pool, &table).await;
 }
 
 // ANCHOR: redis
@@ -695,4 +708,119 @@ async fn two_instances_on_postgres() {
     )
     .await;
     drop_table_pg(&url, &table).await;
+}
+
+// ---------------------------------------------------------------- expired records
+
+/// A record with one value whose whole-session expiry is `from_now` away.
+async fn stored_record(store: &impl SessionStore, from_now: Duration) -> Id {
+    let mut record = Record {
+        id: Id::default(),
+        data: [("suite.count".to_owned(), serde_json::json!(1))].into(),
+        expiry_date: OffsetDateTime::now_utc() + from_now,
+    };
+    store.create(&mut record).await.expect("create a record");
+    record.id
+}
+
+// ANCHOR: expired
+/// `ExpiredDeletion` removes the rows of expired sessions and keeps the rest.
+async fn expired_rows_are_deleted<S: SessionStore + ExpiredDeletion>(
+    store: &S,
+    count_rows: impl AsyncFn() -> i64,
+    label: &str,
+) {
+    let live = stored_record(store, Duration::hours(1)).await;
+    stored_record(store, -Duration::hours(1)).await;
+    assert_eq!(count_rows().await, 2, "{label}: both rows are stored");
+    store.delete_expired().await.expect("delete expired rows");
+    assert_eq!(count_rows().await, 1, "{label}: the expired row is gone");
+    assert!(
+        store.load(&live).await.expect("load").is_some(),
+        "{label}: the live session is kept"
+    );
+    println!("{label}: delete_expired removed 1 expired row and kept 1 live row");
+}
+// ANCHOR_END: expired
+
+#[tokio::test]
+async fn sqlite_deletes_expired_rows() {
+    let pool = support::sqlite_memory_pool().await;
+    let store = SqliteStore::new(pool.clone());
+    store.migrate().await.expect("create the table");
+    let count_rows = async || -> i64 {
+        tower_sessions_sqlx_store::sqlx::query_scalar("select count(*) from tower_sessions")
+            .fetch_one(&pool)
+            .await
+            .expect("count rows")
+    };
+    expired_rows_are_deleted(&store, count_rows, "SQLite").await;
+}
+
+#[tokio::test]
+async fn postgres_deletes_expired_rows() {
+    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
+        return;
+    };
+    let (store, table) = postgres_store(&url).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("PostgreSQL");
+    let count_rows = async || -> i64 {
+        tower_sessions_sqlx_store::sqlx::query_scalar(&format!(
+            r#"select count(*) from "tower_sessions"."{table}""#
+        ))
+        .fetch_one(&pool)
+        .await
+        .expect("count rows")
+    };
+    expired_rows_are_deleted(&store, count_rows, "PostgreSQL").await;
+    drop_table_pg(&url, &table).await;
+}
+
+#[tokio::test]
+async fn mysql_deletes_expired_rows() {
+    let Some(url) = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/test") else {
+        return;
+    };
+    let (store, pool, table) = mysql_store(&url).await;
+    let count_rows = async || -> i64 {
+        tower_sessions_sqlx_store::sqlx::query_scalar(&format!(
+            "select count(*) from `tower_sessions`.`{table}`"
+        ))
+        .fetch_one(&pool)
+        .await
+        .expect("count rows")
+    };
+    expired_rows_are_deleted(&store, count_rows, "MySQL").await;
+    drop_table_mysql(&pool, &table).await;
+}
+
+/// Redis needs no cleanup task: each record carries a native TTL that ends
+/// with the session.
+#[tokio::test]
+async fn redis_records_carry_a_native_ttl() {
+    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
+        return;
+    };
+    let store = redis_store(&url).await;
+    let id = stored_record(&store, Duration::seconds(120)).await;
+    let client = Pool::new(
+        Config::from_url(&url).expect("REDIS_URL"),
+        None,
+        None,
+        None,
+        1,
+    )
+    .expect("a Redis pool");
+    client.init().await.expect("Redis");
+    let ttl: i64 = client.ttl(id.to_string()).await.expect("TTL");
+    assert!(
+        (1..=120).contains(&ttl),
+        "Redis expires the record with the session, TTL {ttl} s"
+    );
+    store.delete(&id).await.expect("delete the record");
+    println!("Redis: a session expiring in 120 s is stored with TTL {ttl} s");
 }

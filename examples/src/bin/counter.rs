@@ -1,16 +1,22 @@
 //! The session counter: `cargo run -p examples --bin counter`, then
 //! `curl -c jar -b jar http://127.0.0.1:3001/incr` a few times.
 //!
-//! Sessions live in Redis when `REDIS_URL` is set, else in `SQLite` in the
-//! file `COUNTER_DB` (default `counter.sqlite`). `PORT` defaults to 3001.
+//! Sessions live in Redis when `REDIS_URL` is set, else in PostgreSQL when
+//! `DATABASE_URL` is set, else in `SQLite` in the file `COUNTER_DB` (default
+//! `counter.sqlite`). `PORT` defaults to 3001. Start it twice on two ports with
+//! the same `REDIS_URL` or `DATABASE_URL` and both instances share sessions.
 
+use axum::Router;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+type Failure = Box<dyn std::error::Error>;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Failure> {
     tracing_subscriber::fmt().init();
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port
@@ -18,33 +24,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
         Err(_) => 3001,
     };
-    let (app, store) = match std::env::var("REDIS_URL") {
-        Ok(url) => {
-            let pool = Pool::new(Config::from_url(&url)?, None, None, None, 2)?;
-            pool.init()
-                .await
-                .map_err(|error| format!("cannot reach Redis at {url}: {error}"))?;
-            (
-                examples::counter::app(RedisStore::new(pool)),
-                format!("Redis at {url}"),
-            )
-        }
-        Err(_) => {
-            let database =
-                std::env::var("COUNTER_DB").unwrap_or_else(|_| "counter.sqlite".to_owned());
-            let pool = SqlitePoolOptions::new()
-                .connect(&format!("sqlite://{database}?mode=rwc"))
-                .await?;
-            let store = SqliteStore::new(pool);
-            store.migrate().await?;
-            (
-                examples::counter::app(store),
-                format!("SQLite in {database}"),
-            )
-        }
+    let (app, store) = if let Some(url) = configured("REDIS_URL") {
+        on_redis(&url).await?
+    } else if let Some(url) = configured("DATABASE_URL") {
+        on_postgres(&url).await?
+    } else {
+        on_sqlite().await?
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("counter listening on http://127.0.0.1:{port}/incr (sessions in {store})");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn configured(variable: &str) -> Option<String> {
+    std::env::var(variable)
+        .ok()
+        .filter(|value| !value.is_empty())
+}
+
+async fn on_redis(url: &str) -> Result<(Router, String), Failure> {
+    let pool = Pool::new(Config::from_url(url)?, None, None, None, 2)?;
+    pool.init()
+        .await
+        .map_err(|error| format!("cannot reach Redis at {url}: {error}"))?;
+    Ok((
+        examples::counter::app(RedisStore::new(pool)),
+        format!("Redis at {url}"),
+    ))
+}
+
+async fn on_postgres(url: &str) -> Result<(Router, String), Failure> {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await
+        .map_err(|error| format!("cannot reach PostgreSQL at {url}: {error}"))?;
+    let store = PostgresStore::new(pool);
+    store.migrate().await?;
+    Ok((
+        examples::counter::app(store),
+        format!("PostgreSQL at {url}"),
+    ))
+}
+
+async fn on_sqlite() -> Result<(Router, String), Failure> {
+    let database = configured("COUNTER_DB").unwrap_or_else(|| "counter.sqlite".to_owned());
+    let pool = SqlitePoolOptions::new()
+        .connect(&format!("sqlite://{database}?mode=rwc"))
+        .await?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await?;
+    Ok((
+        examples::counter::app(store),
+        format!("SQLite in {database}"),
+    ))
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod process;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -117,15 +119,19 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// An SQLite store in memory, its table created. Every connection to
-/// `sqlite::memory:` opens its own database, so the pool keeps exactly one.
-pub async fn sqlite_in_memory() -> tower_sessions_sqlx_store::SqliteStore {
-    let pool = tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions::new()
+/// An in-memory SQLite database. Every connection to `sqlite::memory:` opens
+/// its own database, so the pool keeps exactly one.
+pub async fn sqlite_memory_pool() -> tower_sessions_sqlx_store::sqlx::SqlitePool {
+    tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect("sqlite::memory:")
         .await
-        .expect("in-memory SQLite");
-    let store = tower_sessions_sqlx_store::SqliteStore::new(pool);
+        .expect("in-memory SQLite")
+}
+
+/// An SQLite store in memory, its table created.
+pub async fn sqlite_in_memory() -> tower_sessions_sqlx_store::SqliteStore {
+    let store = tower_sessions_sqlx_store::SqliteStore::new(sqlite_memory_pool().await);
     store.migrate().await.expect("create the session table");
     store
 }
