@@ -107,7 +107,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         if self.version_checked.load(Ordering::Acquire) {
             return Ok(());
         }
-        migrate::bring_up_to_date(self, version).await?;
+        // Boxed: the migration's large state would otherwise sit inside the
+        // future of every typed access, and be copied with it.
+        Box::pin(migrate::bring_up_to_date(self, version)).await?;
         self.version_checked.store(true, Ordering::Release);
         Ok(())
     }
@@ -161,7 +163,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
     ) -> Result<Option<V>, SessionError> {
         self.ready().await?;
-        self.read_field(field).await
+        Ok(self.get_with_deadline(field).await?.map(|(value, _)| value))
     }
 
     /// Reads a field without bringing the schema up to date first: for the
@@ -188,7 +190,11 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
         default: impl FnOnce() -> V,
     ) -> Result<V, SessionError> {
-        Ok(self.get(field).await?.unwrap_or_else(default))
+        self.ready().await?;
+        Ok(self
+            .get_with_deadline(field)
+            .await?
+            .map_or_else(default, |(value, _)| value))
     }
 
     /// Reads a field, or `default()` when it is absent, without bringing the
@@ -202,7 +208,10 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
         default: impl FnOnce() -> V,
     ) -> Result<V, SessionError> {
-        Ok(self.read_field(field).await?.unwrap_or_else(default))
+        Ok(self
+            .get_with_deadline(field)
+            .await?
+            .map_or_else(default, |(value, _)| value))
     }
 
     /// The deadline of a field with `expires_in`, if it holds a live value.
@@ -382,11 +391,18 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         Ok(())
     }
 
+    // The read path awaits the untyped session's future directly and keeps
+    // the rare paths (a malformed envelope, an expired value, a decode
+    // failure) in small or boxed futures: every layer that holds the untyped
+    // future copies it, which is most of what a typed read costs over a raw one.
     async fn get_with_deadline<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
     ) -> Result<Option<(V, Option<OffsetDateTime>)>, SessionError> {
-        let Some(stored) = self.read_stored(field).await? else {
+        let Some(stored) = self.raw.get_value(field.key).await? else {
+            return Ok(None);
+        };
+        let Some(stored) = self.live(field, stored).await? else {
             return Ok(None);
         };
         match serde_json::from_value(stored.value) {
@@ -397,7 +413,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
                 } else {
                     error.to_string()
                 };
-                self.decode_failed(field, reason).await.map(|()| None)
+                Box::pin(self.decode_failed(field, reason))
+                    .await
+                    .map(|()| None)
             }
         }
     }
@@ -408,6 +426,14 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         let Some(stored) = self.raw.get_value(field.key).await? else {
             return Ok(None);
         };
+        self.live(field, stored).await
+    }
+
+    /// The live value inside what is stored under a field's key: the value
+    /// itself for a plain field, the envelope's content for an expiring one.
+    /// An expired value is removed; a malformed envelope goes to the decode
+    /// policy.
+    async fn live(&self, field: &FieldSpec, stored: Value) -> Result<Option<Stored>, SessionError> {
         if field.expires_in_secs.is_none() {
             return Ok(Some(Stored {
                 value: stored,
@@ -416,10 +442,12 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         }
         let Some((value, deadline)) = envelope::open(stored) else {
             let reason = format!("expected {}", envelope::SHAPE);
-            return self.decode_failed(field, reason).await.map(|()| None);
+            return Box::pin(self.decode_failed(field, reason))
+                .await
+                .map(|()| None);
         };
         if self.clock.now() >= deadline {
-            self.raw.remove_value(field.key).await?;
+            Box::pin(self.raw.remove_value(field.key)).await?;
             tracing::debug!(key = field.key, %deadline, "removed an expired session value");
             return Ok(None);
         }
