@@ -1,6 +1,7 @@
 //! Example apps built on `session-core`; each binary in `src/bin` starts one,
 //! and each has an integration test in `tests/`.
 
+pub mod bench;
 pub mod counter;
 pub mod html;
 pub mod shop;

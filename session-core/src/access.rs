@@ -236,13 +236,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// [`SessionError::Encode`] when the value has no JSON form;
     /// [`SessionError::Store`].
-    pub async fn set<V: Serialize + ?Sized>(
-        &self,
-        field: &FieldSpec,
-        value: &V,
-    ) -> Result<(), SessionError> {
+    pub async fn set<V: Serialize>(&self, field: &FieldSpec, value: V) -> Result<(), SessionError> {
         self.ready().await?;
-        let value = encode(field, value)?;
+        let value = encode(field, &value)?;
         self.store(field, value, self.fresh_deadline(field)).await
     }
 
@@ -333,6 +329,19 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             self.remove(field).await?;
         }
         Ok(value)
+    }
+
+    /// Reads a field and removes it, or `V::default()` when it is absent
+    /// (flash fields that hold a list).
+    ///
+    /// # Errors
+    ///
+    /// As [`HandleCore::take`].
+    pub async fn take_or_default<V: DeserializeOwned + Default>(
+        &self,
+        field: &FieldSpec,
+    ) -> Result<V, SessionError> {
+        Ok(self.take(field).await?.unwrap_or_default())
     }
 
     /// Writes one encoded field of a whole-struct save, without cycling the

@@ -1,0 +1,175 @@
+//! The load benchmark's app: one handler (load the session, increment the
+//! counter, push to the cart, respond), written four ways so they can be
+//! measured side by side.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use session_core::time::Duration;
+use session_core::{SessionError, SessionSchema};
+use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
+
+/// The most items the cart keeps; older ones drop out.
+const CART_LIMIT: usize = 10;
+
+/// One line of the cart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The product.
+    pub sku: String,
+    /// How many.
+    pub quantity: u32,
+}
+
+/// What the benchmark keeps in the session.
+#[derive(SessionSchema, Clone, Debug, Default, Serialize, Deserialize)]
+#[session(namespace = "bench")]
+pub struct Visit {
+    /// Requests so far.
+    #[session(default)]
+    pub counter: u64,
+    /// The last few items added.
+    #[session(default)]
+    pub cart: Vec<Item>,
+}
+
+/// The answer of every variant.
+#[derive(Debug, Serialize)]
+pub struct Reply {
+    /// The counter after this request.
+    pub counter: u64,
+    /// Items in the cart after this request.
+    pub cart: usize,
+}
+
+/// The ways the handler is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// No session at all: the limit.
+    Bare,
+    /// tower-sessions' raw API, one key per value.
+    RawPerKey,
+    /// tower-sessions' raw API, the whole struct under one key.
+    RawSingleKey,
+    /// Our typed handle.
+    Typed,
+}
+
+impl Variant {
+    /// Every variant, in the order the benchmark reports them.
+    pub const ALL: [Self; 4] = [Self::Bare, Self::RawPerKey, Self::RawSingleKey, Self::Typed];
+
+    /// The row label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Bare => "bare axum, no session",
+            Self::RawPerKey => "tower-sessions raw, per-key",
+            Self::RawSingleKey => "tower-sessions raw, single-key",
+            Self::Typed => "typed handle, tower-sessions layer",
+        }
+    }
+}
+
+/// The next item pushed to the cart.
+fn item(counter: u64) -> Item {
+    Item {
+        sku: format!("sku-{:04}", counter % 1000),
+        quantity: 1,
+    }
+}
+
+fn push_capped(cart: &mut Vec<Item>, item: Item) {
+    cart.push(item);
+    if cart.len() > CART_LIMIT {
+        cart.remove(0);
+    }
+}
+
+async fn bare() -> Json<Reply> {
+    let mut visit = Visit::default();
+    visit.counter += 1;
+    push_capped(&mut visit.cart, item(visit.counter));
+    Json(Reply {
+        counter: visit.counter,
+        cart: visit.cart.len(),
+    })
+}
+
+async fn raw_per_key(session: Session) -> Result<Json<Reply>, SessionError> {
+    let counter = session
+        .get::<u64>("bench.counter")
+        .await
+        .map_err(raw_error)?
+        .unwrap_or_default()
+        + 1;
+    session
+        .insert("bench.counter", counter)
+        .await
+        .map_err(raw_error)?;
+    let mut cart: Vec<Item> = session
+        .get("bench.cart")
+        .await
+        .map_err(raw_error)?
+        .unwrap_or_default();
+    push_capped(&mut cart, item(counter));
+    let len = cart.len();
+    session
+        .insert("bench.cart", cart)
+        .await
+        .map_err(raw_error)?;
+    Ok(Json(Reply { counter, cart: len }))
+}
+
+async fn raw_single_key(session: Session) -> Result<Json<Reply>, SessionError> {
+    let mut visit: Visit = session
+        .get("visit")
+        .await
+        .map_err(raw_error)?
+        .unwrap_or_default();
+    visit.counter += 1;
+    push_capped(&mut visit.cart, item(visit.counter));
+    let reply = Reply {
+        counter: visit.counter,
+        cart: visit.cart.len(),
+    };
+    session.insert("visit", visit).await.map_err(raw_error)?;
+    Ok(Json(reply))
+}
+
+async fn typed(visit: VisitSession) -> Result<Json<Reply>, SessionError> {
+    let counter = visit
+        .update_counter(|counter| {
+            *counter += 1;
+            *counter
+        })
+        .await?;
+    let cart = visit
+        .update_cart(|cart| {
+            push_capped(cart, item(counter));
+            cart.len()
+        })
+        .await?;
+    Ok(Json(Reply { counter, cart }))
+}
+
+/// The raw variants answer a failing store as the typed one does.
+fn raw_error(error: tower_sessions::session::Error) -> SessionError {
+    SessionError::Store(error.into())
+}
+
+/// `GET /visit` written as `variant`, sessions in `store`.
+pub fn app<S: SessionStore + Clone>(variant: Variant, store: S) -> Router {
+    let router = match variant {
+        Variant::Bare => return Router::new().route("/visit", get(bare)),
+        Variant::RawPerKey => Router::new().route("/visit", get(raw_per_key)),
+        Variant::RawSingleKey => Router::new().route("/visit", get(raw_single_key)),
+        Variant::Typed => Router::new().route("/visit", get(typed)),
+    };
+    // Plain HTTP on loopback; records end five minutes after the last visit.
+    router.layer(
+        SessionManagerLayer::new(store)
+            .with_secure(false)
+            .with_expiry(Expiry::OnInactivity(Duration::minutes(5))),
+    )
+}
