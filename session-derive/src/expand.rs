@@ -625,13 +625,13 @@ fn flash_methods(field: &Field<'_>, krate: &Path) -> TokenStream {
     match field.shape {
         Shape::Option(inner) => {
             let doc = format!("Reads `{name}` and removes it: a flash is read once.");
-            let taken = future(
+            let take_output = future(
                 span,
                 &result(krate, &quote!(::core::option::Option<#inner>)),
             );
             quote_spanned! {span=>
                 #[doc = #doc]
-                pub fn #taker(&self) -> #taken {
+                pub fn #taker(&self) -> #take_output {
                     self.__core.take::<#inner>(&#spec)
                 }
             }
@@ -642,16 +642,16 @@ fn flash_methods(field: &Field<'_>, krate: &Path) -> TokenStream {
             let take_doc =
                 format!("Reads every `{name}` message and removes them: flashes are read once.");
             let push_doc = format!("Appends one message to `{name}`.");
-            let taken = future(span, &result(krate, &quote!(#ty)));
-            let pushed = future(span, &result(krate, &quote!(())));
+            let take_output = future(span, &result(krate, &quote!(#ty)));
+            let push_output = future(span, &result(krate, &quote!(())));
             quote_spanned! {span=>
                 #[doc = #take_doc]
-                pub fn #taker(&self) -> #taken {
+                pub fn #taker(&self) -> #take_output {
                     self.__core.take_or_default::<#ty>(&#spec)
                 }
 
                 #[doc = #push_doc]
-                pub fn #pusher(&self, item: #item) -> #pushed {
+                pub fn #pusher(&self, item: #item) -> #push_output {
                     self.__core.update_or::<#ty, ()>(&#spec, #default, move |items| items.push(item))
                 }
             }
