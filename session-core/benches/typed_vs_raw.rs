@@ -356,7 +356,7 @@ fn save_whole_struct(c: &mut Criterion) {
         b.iter_batched(
             &mut next,
             |visit| {
-                runtime.block_on(async { session.insert("visit", visit).await.expect("insert") })
+                runtime.block_on(async { session.insert("visit", visit).await.expect("insert") });
             },
             BatchSize::SmallInput,
         );
