@@ -101,16 +101,26 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// [`SessionError::Migration`] and [`SessionError::UnknownVersion`], with
     /// the stored data untouched; [`SessionError::Store`].
     pub async fn ready(&self) -> Result<(), SessionError> {
-        let Some(version) = T::VERSION else {
-            return Ok(());
-        };
-        if self.version_checked.load(Ordering::Acquire) {
+        if self.is_ready() {
             return Ok(());
         }
-        // Boxed: the migration's large state would otherwise sit inside the
-        // future of every typed access, and be copied with it.
-        Box::pin(migrate::bring_up_to_date(self, version)).await?;
-        self.version_checked.store(true, Ordering::Release);
+        self.bring_up_to_date().await
+    }
+
+    /// Whether no migration check is due: the schema has no version, or
+    /// this handle already checked it.
+    fn is_ready(&self) -> bool {
+        T::VERSION.is_none() || self.version_checked.load(Ordering::Acquire)
+    }
+
+    /// The check behind [`HandleCore::ready`], out of line and boxed: the
+    /// migration's large state would otherwise sit inside the future of
+    /// every typed access, and be copied with it.
+    async fn bring_up_to_date(&self) -> Result<(), SessionError> {
+        if let Some(version) = T::VERSION {
+            Box::pin(migrate::bring_up_to_date(self, version)).await?;
+            self.version_checked.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -131,7 +141,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// As [`HandleCore::ready`] and [`HandleCore::get`].
     pub async fn load(&self) -> Result<T, SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         T::__read(self).await
     }
 
@@ -144,7 +156,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// As [`HandleCore::ready`] and [`HandleCore::set`].
     pub async fn save(&self, value: &T) -> Result<(), SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let mut rotate = false;
         for (field, (_, new)) in T::__FIELDS.iter().zip(value.to_stored()?) {
             rotate |= self.save_field(field, new).await?;
@@ -162,7 +176,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         &self,
         field: &FieldSpec,
     ) -> Result<Option<V>, SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         Ok(self.get_with_deadline(field).await?.map(|(value, _)| value))
     }
 
@@ -190,7 +206,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
         default: impl FnOnce() -> V,
     ) -> Result<V, SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         Ok(self
             .get_with_deadline(field)
             .await?
@@ -223,7 +241,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         &self,
         field: &FieldSpec,
     ) -> Result<Option<OffsetDateTime>, SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         Ok(self
             .read_stored(field)
             .await?
@@ -237,7 +257,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// [`SessionError::Encode`] when the value has no JSON form;
     /// [`SessionError::Store`].
     pub async fn set<V: Serialize>(&self, field: &FieldSpec, value: V) -> Result<(), SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let value = encode(field, &value)?;
         self.store(field, value, self.fresh_deadline(field)).await
     }
@@ -258,7 +280,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     where
         V: Serialize + DeserializeOwned,
     {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (value, deadline),
             None => (default(), None),
@@ -283,7 +307,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     where
         V: Serialize + DeserializeOwned,
     {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (Some(value), deadline),
             None => (None, None),
@@ -307,7 +333,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// [`SessionError::Store`].
     pub async fn remove(&self, field: &FieldSpec) -> Result<(), SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let removed = self.raw.remove_value(field.key).await?;
         if field.rotate_id && removed.is_some() {
             self.raw.cycle_id().await?;
@@ -376,7 +404,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// [`SessionError::Store`].
     pub async fn clear(&self) -> Result<(), SessionError> {
-        self.ready().await?;
+        if !self.is_ready() {
+            self.bring_up_to_date().await?;
+        }
         let mut rotate = false;
         for field in T::__FIELDS {
             let removed = self.raw.remove_value(field.key).await?;
@@ -411,8 +441,16 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         let Some(stored) = self.raw.get_value(field.key).await? else {
             return Ok(None);
         };
-        let Some(stored) = self.live(field, stored).await? else {
-            return Ok(None);
+        let stored = if field.expires_in_secs.is_none() {
+            Stored {
+                value: stored,
+                deadline: None,
+            }
+        } else {
+            match self.live(field, stored).await? {
+                Some(stored) => stored,
+                None => return Ok(None),
+            }
         };
         match serde_json::from_value(stored.value) {
             Ok(value) => Ok(Some((value, stored.deadline))),
@@ -487,23 +525,39 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         }
     }
 
-    /// Stores an encoded value, cycling the id when a `rotate_id` field changes.
+    /// Stores an encoded value, cycling the id when a `rotate_id` field
+    /// changes. Like the read path, it holds the untyped session's insert
+    /// future itself and boxes the rare rotation.
     async fn store(
         &self,
         field: &FieldSpec,
         value: Value,
         deadline: Option<OffsetDateTime>,
     ) -> Result<(), SessionError> {
-        let changed = if field.rotate_id {
-            let old = self.raw.get_value(field.key).await?;
-            old.and_then(|stored| self.live_inner(field, stored))
-                .as_ref()
-                != Some(&value)
-        } else {
-            false
-        };
-        self.insert(field, value, deadline).await?;
-        self.cycle_id_if(changed).await
+        let changed = field.rotate_id && Box::pin(self.differs_from_stored(field, &value)).await?;
+        self.raw
+            .insert_value(field.key, sealed(value, deadline))
+            .await?;
+        if T::VERSION.is_some() {
+            self.stamp().await?;
+        }
+        if changed {
+            Box::pin(self.raw.cycle_id()).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `value` differs from the live value stored for `field`.
+    async fn differs_from_stored(
+        &self,
+        field: &FieldSpec,
+        value: &Value,
+    ) -> Result<bool, SessionError> {
+        let old = self.raw.get_value(field.key).await?;
+        Ok(old
+            .and_then(|stored| self.live_inner(field, stored))
+            .as_ref()
+            != Some(value))
     }
 
     /// Stores an encoded value with the given deadline, or a fresh one when
@@ -524,11 +578,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         value: Value,
         deadline: Option<OffsetDateTime>,
     ) -> Result<(), SessionError> {
-        let stored = match deadline {
-            Some(deadline) => envelope::seal(value, deadline),
-            None => value,
-        };
-        self.raw.insert_value(field.key, stored).await?;
+        self.raw
+            .insert_value(field.key, sealed(value, deadline))
+            .await?;
         self.stamp().await
     }
 
@@ -547,6 +599,14 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field
             .expires_in_secs
             .map(|seconds| self.clock.now().saturating_add(Duration::seconds(seconds)))
+    }
+}
+
+/// What is stored for a value: the value itself, or its expiry envelope.
+fn sealed(value: Value, deadline: Option<OffsetDateTime>) -> Value {
+    match deadline {
+        Some(deadline) => envelope::seal(value, deadline),
+        None => value,
     }
 }
 
