@@ -55,6 +55,9 @@ fn main() -> Result<(), Failure> {
         runs: usize::try_from(setting("BENCH_RUNS", 5)?)?,
         connections: usize::try_from(setting("BENCH_CONNECTIONS", 32)?)?,
     };
+    if settings.runs == 0 || settings.connections == 0 || settings.run.is_zero() {
+        return Err("BENCH_SECONDS, BENCH_RUNS and BENCH_CONNECTIONS must be at least 1".into());
+    }
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -64,17 +67,10 @@ fn main() -> Result<(), Failure> {
         .enable_all()
         .build()?;
 
-    let mut rows = Vec::new();
+    let mut targets = Vec::new();
     for variant in Variant::ALL {
         let router = app(variant, MemoryStore::default());
-        rows.push(measure(
-            &server,
-            &client,
-            router,
-            "MemoryStore",
-            variant,
-            &settings,
-        )?);
+        targets.push(Target::serve(&server, router, "MemoryStore", variant)?);
     }
     match std::env::var("REDIS_URL") {
         Ok(url) => {
@@ -85,53 +81,87 @@ fn main() -> Result<(), Failure> {
             })?;
             for variant in Variant::ALL.into_iter().skip(1) {
                 let router = app(variant, RedisStore::new(pool.clone()));
-                rows.push(measure(
-                    &server, &client, router, "Redis", variant, &settings,
-                )?);
+                targets.push(Target::serve(&server, router, "Redis", variant)?);
             }
         }
         Err(_) => println!("Redis rows skipped: set REDIS_URL=redis://127.0.0.1:6379"),
     }
+
+    // Runs interleave the rows, so a noisy neighbour slows every row alike
+    // instead of the one that happens to run at that moment.
+    for target in &targets {
+        client.block_on(load(
+            target.port,
+            settings.connections,
+            Duration::from_millis(500),
+        ))?;
+    }
+    let mut runs: Vec<Vec<Vec<Duration>>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 1..=settings.runs {
+        for (target, runs) in targets.iter().zip(&mut runs) {
+            runs.push(client.block_on(load(target.port, settings.connections, settings.run))?);
+        }
+        eprintln!("round {round} of {} done", settings.runs);
+    }
+    let rows = targets
+        .iter()
+        .zip(runs)
+        .map(|(target, runs)| target.row(runs, settings.run))
+        .collect::<Result<Vec<_>, _>>()?;
     print_table(&rows, &settings);
     Ok(())
 }
 
-/// Serves `router` on a free loopback port and loads it `settings.runs` times.
-fn measure(
-    server: &tokio::runtime::Runtime,
-    client: &tokio::runtime::Runtime,
-    router: Router,
+/// One variant served on a loopback port.
+struct Target {
     store: &'static str,
     variant: Variant,
-    settings: &Settings,
-) -> Result<Row, Failure> {
-    let listener = server.block_on(TcpListener::bind("127.0.0.1:0"))?;
-    let port = listener.local_addr()?.port();
-    let serving = server.spawn(async move { axum::serve(listener, router).await });
-    // A short warm-up, then the measured runs.
-    client.block_on(load(port, settings.connections, Duration::from_millis(500)))?;
-    let mut rates = Vec::new();
-    let mut latencies = Vec::new();
-    for _ in 0..settings.runs {
-        let run = client.block_on(load(port, settings.connections, settings.run))?;
-        let completed = u32::try_from(run.len()).map_err(|_| "too many requests to count")?;
-        rates.push(f64::from(completed) / settings.run.as_secs_f64());
-        latencies.extend(run);
+    port: u16,
+}
+
+impl Target {
+    fn serve(
+        server: &tokio::runtime::Runtime,
+        router: Router,
+        store: &'static str,
+        variant: Variant,
+    ) -> Result<Self, Failure> {
+        let listener = server.block_on(TcpListener::bind("127.0.0.1:0"))?;
+        let port = listener.local_addr()?.port();
+        server.spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                eprintln!("the server on {port} stopped: {error}");
+            }
+        });
+        Ok(Self {
+            store,
+            variant,
+            port,
+        })
     }
-    serving.abort();
-    rates.sort_by(f64::total_cmp);
-    latencies.sort_unstable();
-    let p99 = latencies
-        .get(latencies.len().saturating_mul(99) / 100)
-        .copied()
-        .ok_or("no request completed")?;
-    eprintln!("{store:<12} {:<36} done", variant.label());
-    Ok(Row {
-        store,
-        variant,
-        requests_per_second: rates[rates.len() / 2],
-        p99,
-    })
+
+    /// The row of this target from the latencies of its runs.
+    fn row(&self, runs: Vec<Vec<Duration>>, length: Duration) -> Result<Row, Failure> {
+        let mut rates = Vec::new();
+        let mut latencies = Vec::new();
+        for run in runs {
+            let completed = u32::try_from(run.len()).map_err(|_| "too many requests to count")?;
+            rates.push(f64::from(completed) / length.as_secs_f64());
+            latencies.extend(run);
+        }
+        rates.sort_by(f64::total_cmp);
+        latencies.sort_unstable();
+        let p99 = latencies
+            .get(latencies.len().saturating_mul(99) / 100)
+            .copied()
+            .ok_or("no request completed")?;
+        Ok(Row {
+            store: self.store,
+            variant: self.variant,
+            requests_per_second: *rates.get(rates.len() / 2).ok_or("no run was made")?,
+            p99,
+        })
+    }
 }
 
 /// `connections` browsers request `/visit` back to back for `length`; returns
