@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod counter;
 pub mod html;
+pub mod login;
 pub mod shop;
