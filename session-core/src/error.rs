@@ -81,6 +81,30 @@ pub enum SessionError {
         current: u32,
     },
 
+    /// A namespace or key given to [`StringStorage`](crate::StringStorage)
+    /// cannot be used: it is empty, or a namespace contains `.`.
+    #[error("{key:?} cannot be used in string storage: {reason}")]
+    InvalidStringKey {
+        /// The namespace or key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The value under a [`StringStorage`](crate::StringStorage) key is not a
+    /// string, so something else wrote it.
+    #[error(
+        "the session value under key `{key}` is {found}, not a string: it was not written through \
+         string storage (does a typed schema use the same namespace?)"
+    )]
+    NotAString {
+        /// The full storage key, `{namespace}.{key}`.
+        key: String,
+        /// The kind of JSON value found (`a number`, `an object`, ...), never
+        /// the value itself.
+        found: &'static str,
+    },
+
     /// The untyped session underneath failed, usually because its store could
     /// not be reached.
     #[error("the session store failed: {0}")]

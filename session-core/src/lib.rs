@@ -88,6 +88,7 @@ mod memory;
 mod migrate;
 mod raw;
 mod schema;
+mod string_storage;
 #[cfg(feature = "schema")]
 pub mod testing;
 
@@ -104,6 +105,7 @@ pub use layout::StoredLayout;
 pub use memory::MemorySession;
 pub use raw::RawSession;
 pub use schema::{SchemaVersion, SessionSchema};
+pub use string_storage::StringStorage;
 pub use time;
 
 /// The README's example, compiled as a doctest so it cannot rot.
