@@ -6,3 +6,4 @@ pub mod counter;
 pub mod html;
 pub mod login;
 pub mod shop;
+pub mod tour;

@@ -1,0 +1,28 @@
+//! The whole-session tour: `cargo run -p examples --bin tour`, then
+//!
+//! ```sh
+//! curl -c jar -b jar http://127.0.0.1:3004/
+//! curl -c jar -b jar http://127.0.0.1:3004/keys
+//! curl -c jar -b jar -X POST http://127.0.0.1:3004/regenerate
+//! curl -i http://127.0.0.1:3004/                        # an API client: read x-session-id
+//! curl -H 'x-session-id: <that id>' http://127.0.0.1:3004/
+//! ```
+//!
+//! Sessions live in memory. `PORT` defaults to 3004.
+
+use tower_sessions::MemoryStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().init();
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
+        Err(_) => 3004,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("tour on http://127.0.0.1:{port}/");
+    axum::serve(listener, examples::tour::app(MemoryStore::default())).await?;
+    Ok(())
+}
