@@ -5,5 +5,6 @@ pub mod bench;
 pub mod counter;
 pub mod html;
 pub mod login;
+pub mod oidc;
 pub mod shop;
 pub mod tour;
