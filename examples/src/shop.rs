@@ -144,6 +144,7 @@ struct Login {
     csrf_token: String,
 }
 
+// ANCHOR: login
 async fn login(shop: ShopSession, Form(form): Form<Login>) -> Result<Response, SessionError> {
     if let Some(refusal) = refuse_forgery(&shop, &form.csrf_token).await? {
         return Ok(refusal);
@@ -157,6 +158,7 @@ async fn login(shop: ShopSession, Form(form): Form<Login>) -> Result<Response, S
         .await?;
     Ok(Redirect::to("/").into_response())
 }
+// ANCHOR_END: login
 
 /// Any form that only needs the token.
 #[derive(Deserialize)]
