@@ -10,22 +10,11 @@ use axum::{Extension, Router};
 use examples::shop::{Shop, app};
 use session_core::{Clock, ManualClock};
 use support::process::{Running, free_port, http, start_listening};
-use support::{Browser, Reply};
+use support::{Browser, Reply, token_in};
 use tower_sessions::{MemoryStore, Session};
 
 fn shop() -> Router {
     app(MemoryStore::default())
-}
-
-/// The CSRF token the page put into its forms.
-fn token_in(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a form with a token") + marker.len();
-    page[start..]
-        .split('"')
-        .next()
-        .expect("a closing quote")
-        .to_owned()
 }
 
 async fn page(browser: &mut Browser) -> (String, String) {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use session_core::SessionSchema;
-use support::Browser;
+use support::{Browser, token_in};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::Result as StoreResult;
 use tower_sessions::{MemoryStore, Session, SessionStore};
@@ -88,17 +88,6 @@ impl SessionStore for CountingStore {
 }
 
 // ---------------------------------------------------------------- round trips
-
-/// The CSRF token the shop put into its forms.
-fn token_in(page: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = page.find(marker).expect("a form with a token") + marker.len();
-    page[start..]
-        .split('"')
-        .next()
-        .expect("a closing quote")
-        .to_owned()
-}
 
 #[tokio::test]
 async fn a_request_loads_and_saves_at_most_once() {

@@ -7,6 +7,7 @@
 //! the same `REDIS_URL` or `DATABASE_URL` and both instances share sessions.
 
 use axum::Router;
+use examples::config::configured;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
@@ -18,12 +19,7 @@ type Failure = Box<dyn std::error::Error>;
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     tracing_subscriber::fmt().init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
-        Err(_) => 3001,
-    };
+    let port = examples::config::port(3001)?;
     let (app, store) = if let Some(url) = configured("REDIS_URL") {
         on_redis(&url).await?
     } else if let Some(url) = configured("DATABASE_URL") {
@@ -35,12 +31,6 @@ async fn main() -> Result<(), Failure> {
     println!("counter listening on http://127.0.0.1:{port}/incr (sessions in {store})");
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-fn configured(variable: &str) -> Option<String> {
-    std::env::var(variable)
-        .ok()
-        .filter(|value| !value.is_empty())
 }
 
 async fn on_redis(url: &str) -> Result<(Router, String), Failure> {

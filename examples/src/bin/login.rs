@@ -16,12 +16,7 @@ use tower_sessions::MemoryStore;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
-        Err(_) => 3003,
-    };
+    let port = examples::config::port(3003)?;
     let account = Account {
         user: std::env::var("LOGIN_USER").unwrap_or_else(|_| "ada".to_owned()),
         password: std::env::var("LOGIN_PASSWORD").unwrap_or_else(|_| "lovelace".to_owned()),

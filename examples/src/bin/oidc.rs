@@ -8,6 +8,7 @@
 //! (default `example`), with `http://127.0.0.1:{PORT}/callback` as its
 //! redirect URI. `PORT` defaults to 3002. Sessions live in memory.
 
+use examples::config::configured;
 use examples::oidc::{OidcConfig, app};
 use tower_sessions::MemoryStore;
 
@@ -16,12 +17,7 @@ type Failure = Box<dyn std::error::Error>;
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     tracing_subscriber::fmt().init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
-        Err(_) => 3002,
-    };
+    let port = examples::config::port(3002)?;
     let provider = configured("OIDC_PROVIDER").ok_or(
         "set OIDC_PROVIDER to the identity provider's base URL, e.g. http://127.0.0.1:8080",
     )?;
@@ -38,10 +34,4 @@ async fn main() -> Result<(), Failure> {
     );
     axum::serve(listener, app(MemoryStore::default(), config)).await?;
     Ok(())
-}
-
-fn configured(variable: &str) -> Option<String> {
-    std::env::var(variable)
-        .ok()
-        .filter(|value| !value.is_empty())
 }

@@ -19,12 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let database = std::env::var("SHOP_DB").unwrap_or_else(|_| "shop.sqlite".to_owned());
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
-        Err(_) => 3000,
-    };
+    let port = examples::config::port(3000)?;
 
     let pool = SqlitePoolOptions::new()
         .connect(&format!("sqlite://{database}?mode=rwc"))

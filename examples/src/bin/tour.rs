@@ -15,12 +15,7 @@ use tower_sessions::MemoryStore;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
-        Err(_) => 3004,
-    };
+    let port = examples::config::port(3004)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("tour on http://127.0.0.1:{port}/");
     axum::serve(listener, examples::tour::app(MemoryStore::default())).await?;

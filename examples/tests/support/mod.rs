@@ -135,3 +135,14 @@ pub async fn sqlite_in_memory() -> tower_sessions_sqlx_store::SqliteStore {
     store.migrate().await.expect("create the session table");
     store
 }
+
+/// The CSRF token the shop put into its forms.
+pub fn token_in(page: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = page.find(marker).expect("a form with a token") + marker.len();
+    page[start..]
+        .split('"')
+        .next()
+        .expect("a closing quote")
+        .to_owned()
+}
