@@ -99,41 +99,26 @@ async fn bare() -> Json<Reply> {
 async fn raw_per_key(session: Session) -> Result<Json<Reply>, SessionError> {
     let counter = session
         .get::<u64>("bench.counter")
-        .await
-        .map_err(raw_error)?
+        .await?
         .unwrap_or_default()
         + 1;
-    session
-        .insert("bench.counter", counter)
-        .await
-        .map_err(raw_error)?;
-    let mut cart: Vec<Item> = session
-        .get("bench.cart")
-        .await
-        .map_err(raw_error)?
-        .unwrap_or_default();
+    session.insert("bench.counter", counter).await?;
+    let mut cart: Vec<Item> = session.get("bench.cart").await?.unwrap_or_default();
     push_capped(&mut cart, item(counter));
     let len = cart.len();
-    session
-        .insert("bench.cart", cart)
-        .await
-        .map_err(raw_error)?;
+    session.insert("bench.cart", cart).await?;
     Ok(Json(Reply { counter, cart: len }))
 }
 
 async fn raw_single_key(session: Session) -> Result<Json<Reply>, SessionError> {
-    let mut visit: Visit = session
-        .get("visit")
-        .await
-        .map_err(raw_error)?
-        .unwrap_or_default();
+    let mut visit: Visit = session.get("visit").await?.unwrap_or_default();
     visit.counter += 1;
     push_capped(&mut visit.cart, item(visit.counter));
     let reply = Reply {
         counter: visit.counter,
         cart: visit.cart.len(),
     };
-    session.insert("visit", visit).await.map_err(raw_error)?;
+    session.insert("visit", visit).await?;
     Ok(Json(reply))
 }
 
@@ -151,11 +136,6 @@ async fn typed(visit: VisitSession) -> Result<Json<Reply>, SessionError> {
         })
         .await?;
     Ok(Json(Reply { counter, cart }))
-}
-
-/// The raw variants answer a failing store as the typed one does.
-fn raw_error(error: tower_sessions::session::Error) -> SessionError {
-    SessionError::Store(error.into())
 }
 
 /// `GET /visit` written as `variant`, sessions in `store`.

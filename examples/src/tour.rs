@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use session_core::time::Duration;
-use session_core::{RawSession, SessionError, SessionSchema};
+use session_core::{SessionError, SessionSchema};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
 /// The header an API client sends the session id in, and reads it back from.
@@ -100,7 +100,7 @@ pub struct Keys {
 async fn keys(tour: TourSession) -> Result<Json<Keys>, SessionError> {
     let mut held = Vec::new();
     for key in Tour::KEYS {
-        if RawSession::get_value(tour.raw(), key).await?.is_some() {
+        if tour.raw().get_value(key).await?.is_some() {
             held.push(*key);
         }
     }

@@ -150,3 +150,11 @@ impl From<tower_sessions_core::session::Error> for StoreError {
         Self::new(error)
     }
 }
+
+/// Lets a handler mix raw `tower_sessions::Session` calls with typed ones
+/// and use `?` on both: a raw failure is a [`SessionError::Store`].
+impl From<tower_sessions_core::session::Error> for SessionError {
+    fn from(error: tower_sessions_core::session::Error) -> Self {
+        Self::Store(error.into())
+    }
+}

@@ -211,7 +211,3 @@ pub const fn is_version(version: Option<SchemaVersion>, number: u32, key: &str) 
         None => false,
     }
 }
-
-/// Compiles only when `New` can be migrated from `Old`; the derive names it
-/// so a missing conversion is reported at `migrate_from`.
-pub fn assert_migrates<Old, New: MigrateFrom<Old>>() {}

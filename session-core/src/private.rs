@@ -4,9 +4,7 @@
 pub use crate::access::{HandleCore, encode};
 pub use crate::disjoint::check_disjoint;
 pub use crate::field::{DecodePolicy, FieldSpec};
-pub use crate::migrate::{
-    MigrateFrom, assert_migrates, is_version, migrate_step, no_migration_path,
-};
+pub use crate::migrate::{MigrateFrom, is_version, migrate_step, no_migration_path};
 pub use serde;
 pub use serde_json::Value;
 pub use time::OffsetDateTime;

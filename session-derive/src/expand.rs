@@ -383,7 +383,6 @@ fn version_check(input: &Input<'_>, names: &Names) -> TokenStream {
             ) {
                 ::core::panic!(#message);
             }
-            let _ = #krate::__private::assert_migrates::<#older, #ident>;
         };
     }
 }
