@@ -39,8 +39,9 @@ pub struct Shop {
     #[session(rotate_id)]
     pub user_id: Option<u64>,
     /// The token every form must send back; it dies 15 minutes after it was
-    /// issued and never appears in logs or errors.
-    #[session(expires_in = "15m", sensitive)]
+    /// issued, never appears in logs or errors, and goes when the id cycles:
+    /// whoever planted the pre-login id knew its token.
+    #[session(expires_in = "15m", sensitive, clear_on_rotate)]
     pub csrf_token: Option<String>,
     /// A message shown on the next page only.
     #[session(flash)]
@@ -149,11 +150,9 @@ async fn login(shop: ShopSession, Form(form): Form<Login>) -> Result<Response, S
     if let Some(refusal) = refuse_forgery(&shop, &form.csrf_token).await? {
         return Ok(refusal);
     }
+    // The id cycles, and the CSRF token (`clear_on_rotate`) goes with the
+    // old id; the next page issues a fresh one.
     shop.set_user_id(form.user_id).await?;
-    // The id just cycled; the token must change too, or whoever planted the
-    // old session id (and so read its token) could still post as this user.
-    // The next page issues a fresh one.
-    shop.remove_csrf_token().await?;
     shop.set_notice(format!("Welcome, user {}", form.user_id))
         .await?;
     Ok(Redirect::to("/").into_response())

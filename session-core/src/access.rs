@@ -337,10 +337,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             self.bring_up_to_date().await?;
         }
         let removed = self.raw.remove_value(field.key).await?;
-        if field.rotate_id && removed.is_some() {
-            self.raw.cycle_id().await?;
-        }
-        Ok(())
+        self.cycle_id_if(field.rotate_id && removed.is_some()).await
     }
 
     /// Reads a field and removes it (flash fields).
@@ -418,14 +415,25 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         self.cycle_id_if(rotate).await
     }
 
-    /// Cycles the session id when `needed`.
+    /// Cycles the session id when `needed`, and removes the schema's
+    /// `clear_on_rotate` fields: what was known about the session under its
+    /// old id (a CSRF token, say) must not carry over to the new one.
     ///
     /// # Errors
     ///
     /// [`SessionError::Store`].
     pub async fn cycle_id_if(&self, needed: bool) -> Result<(), SessionError> {
-        if needed {
-            self.raw.cycle_id().await?;
+        if !needed {
+            return Ok(());
+        }
+        self.raw.cycle_id().await?;
+        for field in T::__FIELDS.iter().filter(|field| field.clear_on_rotate) {
+            if self.raw.remove_value(field.key).await?.is_some() {
+                tracing::debug!(
+                    key = field.key,
+                    "removed at the new session id (clear_on_rotate)"
+                );
+            }
         }
         Ok(())
     }
@@ -542,7 +550,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             self.stamp().await?;
         }
         if changed {
-            Box::pin(self.raw.cycle_id()).await?;
+            Box::pin(self.cycle_id_if(true)).await?;
         }
         Ok(())
     }

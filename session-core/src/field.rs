@@ -26,6 +26,8 @@ pub struct FieldSpec {
     pub expires_in_secs: Option<i64>,
     /// Changing the stored value cycles the session id.
     pub rotate_id: bool,
+    /// The value is removed whenever the schema's handle cycles the id.
+    pub clear_on_rotate: bool,
     /// The value never appears in messages or logs.
     pub sensitive: bool,
     /// What a value that does not decode turns into.

@@ -55,6 +55,9 @@ impl LayoutBuilder {
         if field.rotate_id {
             notes.push("changing it cycles the session id".to_owned());
         }
+        if field.clear_on_rotate {
+            notes.push("removed when the session id cycles".to_owned());
+        }
         if field.sensitive {
             notes.push("sensitive".to_owned());
         }

@@ -311,6 +311,88 @@ fn rotate_id_fields_cycle_the_id_whenever_their_stored_value_changes() {
     });
 }
 
+/// A login form's schema: the token known before the login must not outlive
+/// the pre-login id.
+#[derive(SessionSchema, Clone, Debug, PartialEq)]
+#[session(namespace = "login")]
+struct Login {
+    #[session(rotate_id)]
+    user_id: Option<u64>,
+    #[session(clear_on_rotate, sensitive)]
+    csrf_token: Option<String>,
+    #[session(default)]
+    visits: u32,
+}
+
+#[test]
+fn clear_on_rotate_fields_are_removed_whenever_the_id_cycles() {
+    run(async {
+        let raw = MemorySession::new();
+        let login = LoginSession::new(raw.clone());
+        let token = || Some("pre-login token".to_owned());
+        login
+            .set_csrf_token("pre-login token".to_owned())
+            .await
+            .unwrap();
+        login.set_visits(3).await.unwrap();
+
+        login.set_user_id(7).await.unwrap();
+        assert_eq!(raw.id_generation(), 1);
+        assert_eq!(login.csrf_token().await.unwrap(), None, "a login clears it");
+        assert_eq!(login.visits().await.unwrap(), 3, "other fields stay");
+
+        login.set_csrf_token("fresh".to_owned()).await.unwrap();
+        login.set_user_id(7).await.unwrap();
+        assert_eq!(
+            login.csrf_token().await.unwrap().as_deref(),
+            Some("fresh"),
+            "no new id, nothing cleared"
+        );
+        login.remove_user_id().await.unwrap();
+        assert_eq!(
+            login.csrf_token().await.unwrap(),
+            None,
+            "a logout clears it"
+        );
+
+        login.set_csrf_token("again".to_owned()).await.unwrap();
+        login.cycle_id().await.unwrap();
+        assert_eq!(
+            login.csrf_token().await.unwrap(),
+            None,
+            "so does cycle_id()"
+        );
+
+        let whole = Login {
+            user_id: Some(8),
+            csrf_token: token(),
+            visits: 4,
+        };
+        login.save(&whole).await.unwrap();
+        assert_eq!(
+            login.load().await.unwrap(),
+            Login {
+                csrf_token: None,
+                ..whole.clone()
+            },
+            "a save that rotates clears it after writing"
+        );
+        login.set_csrf_token("kept".to_owned()).await.unwrap();
+        login
+            .save(&Login {
+                csrf_token: Some("kept".to_owned()),
+                ..whole
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            login.csrf_token().await.unwrap().as_deref(),
+            Some("kept"),
+            "a save without a rotation keeps it"
+        );
+    });
+}
+
 #[test]
 fn a_value_that_no_longer_decodes_names_the_key_and_the_type() {
     run(async {

@@ -21,6 +21,7 @@ const KEY: &str = "key";
 const EXPIRES_IN: &str = "expires_in";
 const FLASH: &str = "flash";
 const ROTATE_ID: &str = "rotate_id";
+const CLEAR_ON_ROTATE: &str = "clear_on_rotate";
 const SENSITIVE: &str = "sensitive";
 
 const STRUCT_ATTRIBUTES: &[&str] = &[
@@ -39,6 +40,7 @@ const FIELD_ATTRIBUTES: &[&str] = &[
     EXPIRES_IN,
     FLASH,
     ROTATE_ID,
+    CLEAR_ON_ROTATE,
     SENSITIVE,
     ON_DECODE_ERROR,
 ];
@@ -85,6 +87,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) expires_in: Option<Spanned<i64>>,
     pub(crate) flash: Option<Span>,
     pub(crate) rotate_id: Option<Span>,
+    pub(crate) clear_on_rotate: Option<Span>,
     pub(crate) sensitive: Option<Span>,
     pub(crate) on_decode_error: Option<Spanned<DecodePolicy>>,
     /// An unknown attribute that reads like a misspelled `default`, already
@@ -189,6 +192,9 @@ pub(crate) fn parse_field_attrs(attrs: &[Attribute], errors: &mut Errors) -> Fie
             } else if meta.path.is_ident(ROTATE_ID) {
                 no_value(&meta)?;
                 set_once(&mut out.rotate_id, span, &meta, errors);
+            } else if meta.path.is_ident(CLEAR_ON_ROTATE) {
+                no_value(&meta)?;
+                set_once(&mut out.clear_on_rotate, span, &meta, errors);
             } else if meta.path.is_ident(SENSITIVE) {
                 no_value(&meta)?;
                 set_once(&mut out.sensitive, span, &meta, errors);

@@ -125,6 +125,7 @@ fn field_spec(input: &Input<'_>, field: &Field<'_>, names: &Names) -> TokenStrea
         None => quote!(::core::option::Option::None),
     };
     let rotate_id = field.attrs.rotate_id.is_some();
+    let clear_on_rotate = field.attrs.clear_on_rotate.is_some();
     let sensitive = field.attrs.sensitive.is_some();
     let policy = match field
         .attrs
@@ -141,6 +142,7 @@ fn field_spec(input: &Input<'_>, field: &Field<'_>, names: &Names) -> TokenStrea
             rust_type: #rust_type,
             expires_in_secs: #expires,
             rotate_id: #rotate_id,
+            clear_on_rotate: #clear_on_rotate,
             sensitive: #sensitive,
             on_decode_error: #krate::__private::DecodePolicy::#policy,
         };
@@ -434,9 +436,11 @@ fn handle_impl(input: &Input<'_>, names: &Names) -> TokenStream {
                 #krate::RawSession::id(self.__core.raw())
             }
 
-            /// Gives the session a new id and keeps its data (session fixation defence).
+            /// Gives the session a new id and keeps its data (session fixation
+            /// defence), except this schema's `clear_on_rotate` fields, which are
+            /// removed.
             pub async fn cycle_id(&self) -> ::core::result::Result<(), #krate::SessionError> {
-                ::core::result::Result::Ok(#krate::RawSession::cycle_id(self.__core.raw()).await?)
+                self.__core.cycle_id_if(true).await
             }
 
             /// Deletes the whole session, every schema's data included (log out).

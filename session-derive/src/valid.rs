@@ -113,6 +113,12 @@ fn check_fields(input: &Input<'_>, errors: &mut Errors) {
                 ));
             }
         }
+        if let (Some(clear), Some(_)) = (field.attrs.clear_on_rotate, field.attrs.rotate_id) {
+            errors.push(syn::Error::new(
+                clear,
+                format!("field `{name}` is `rotate_id`, so it is what changes at a rotation: it cannot also be `clear_on_rotate`; mark the fields that must not survive the new id instead"),
+            ));
+        }
         if let Some(key) = &field.attrs.key {
             if key.value().is_empty() {
                 errors.at(key, "`key` must not be empty: give the exact storage key, as in `key = \"user_id\"`");
