@@ -108,7 +108,9 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     }
 
     /// Whether no migration check is due: the schema has no version, or
-    /// this handle already checked it.
+    /// this handle already checked it. The typed operations test it inline
+    /// and only then await [`HandleCore::bring_up_to_date`], so the common
+    /// case creates no future at all (measured in `benches/typed_vs_raw.rs`).
     fn is_ready(&self) -> bool {
         T::VERSION.is_none() || self.version_checked.load(Ordering::Acquire)
     }
