@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use axum::Router;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use examples::bench::Item;
+use serde::Serialize;
 use serde_json::Value;
 use session_core::SessionSchema;
 use support::{Browser, token_in};
@@ -144,12 +145,6 @@ async fn a_request_loads_and_saves_at_most_once() {
 }
 
 // ---------------------------------------------------------------- stored size
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Item {
-    sku: String,
-    quantity: u32,
-}
 
 /// The realistic schema of the benchmarks.
 #[derive(SessionSchema, Clone, Debug)]

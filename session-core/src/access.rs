@@ -94,36 +94,28 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     }
 
     /// Brings the stored data of a versioned schema up to date, once per
-    /// handle; see [`crate::migrate`] for the algorithm.
+    /// handle; see [`crate::migrate`] for the algorithm. The migration is
+    /// boxed: its large state would otherwise sit inside the future of every
+    /// typed access, and be copied with it.
     ///
     /// # Errors
     ///
     /// [`SessionError::Migration`] and [`SessionError::UnknownVersion`], with
     /// the stored data untouched; [`SessionError::Store`].
     pub async fn ready(&self) -> Result<(), SessionError> {
-        if self.is_ready() {
-            return Ok(());
-        }
-        self.bring_up_to_date().await
-    }
-
-    /// Whether no migration check is due: the schema has no version, or
-    /// this handle already checked it. The typed operations test it inline
-    /// and only then await [`HandleCore::bring_up_to_date`], so the common
-    /// case creates no future at all (measured in `benches/typed_vs_raw.rs`).
-    fn is_ready(&self) -> bool {
-        T::VERSION.is_none() || self.version_checked.load(Ordering::Acquire)
-    }
-
-    /// The check behind [`HandleCore::ready`], out of line and boxed: the
-    /// migration's large state would otherwise sit inside the future of
-    /// every typed access, and be copied with it.
-    async fn bring_up_to_date(&self) -> Result<(), SessionError> {
-        if let Some(version) = T::VERSION {
+        if let (false, Some(version)) = (self.is_ready(), T::VERSION) {
             Box::pin(migrate::bring_up_to_date(self, version)).await?;
             self.version_checked.store(true, Ordering::Release);
         }
         Ok(())
+    }
+
+    /// Whether no migration check is due: the schema has no version, or
+    /// this handle already checked it. The typed operations test it inline
+    /// and only then await [`HandleCore::ready`], so the common case creates
+    /// no future at all (measured in `benches/typed_vs_raw.rs`).
+    fn is_ready(&self) -> bool {
+        T::VERSION.is_none() || self.version_checked.load(Ordering::Acquire)
     }
 
     /// Records the schema version next to data just written, so the next
@@ -144,7 +136,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// As [`HandleCore::ready`] and [`HandleCore::get`].
     pub async fn load(&self) -> Result<T, SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         T::__read(self).await
     }
@@ -159,7 +151,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// As [`HandleCore::ready`] and [`HandleCore::set`].
     pub async fn save(&self, value: &T) -> Result<(), SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let mut rotate = false;
         for (field, (_, new)) in T::__FIELDS.iter().zip(value.to_stored()?) {
@@ -179,7 +171,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
     ) -> Result<Option<V>, SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         Ok(self.get_with_deadline(field).await?.map(|(value, _)| value))
     }
@@ -209,7 +201,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         default: impl FnOnce() -> V,
     ) -> Result<V, SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         Ok(self
             .get_with_deadline(field)
@@ -244,7 +236,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         field: &FieldSpec,
     ) -> Result<Option<OffsetDateTime>, SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         Ok(self
             .read_stored(field)
@@ -260,7 +252,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// [`SessionError::Store`].
     pub async fn set<V: Serialize>(&self, field: &FieldSpec, value: V) -> Result<(), SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let value = encode(field, &value)?;
         self.store(field, value, self.fresh_deadline(field)).await
@@ -283,7 +275,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         V: Serialize + DeserializeOwned,
     {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (value, deadline),
@@ -310,7 +302,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         V: Serialize + DeserializeOwned,
     {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let (mut value, deadline) = match self.get_with_deadline(field).await? {
             Some((value, deadline)) => (Some(value), deadline),
@@ -336,7 +328,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// [`SessionError::Store`].
     pub async fn remove(&self, field: &FieldSpec) -> Result<(), SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let removed = self.raw.remove_value(field.key).await?;
         self.cycle_id_if(field.rotate_id && removed.is_some()).await
@@ -404,7 +396,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// [`SessionError::Store`].
     pub async fn clear(&self) -> Result<(), SessionError> {
         if !self.is_ready() {
-            self.bring_up_to_date().await?;
+            self.ready().await?;
         }
         let mut rotate = false;
         for field in T::__FIELDS {
