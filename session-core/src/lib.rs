@@ -75,6 +75,8 @@
 #![deny(missing_docs)]
 
 mod access;
+#[cfg(feature = "layer")]
+pub mod cas;
 mod clock;
 mod disjoint;
 mod envelope;

@@ -1,0 +1,160 @@
+//! Session stores that can compare-and-swap, so that [`SessionLayer`]
+//! never loses a write.
+//!
+//! A tower-sessions store saves the whole record and the last writer wins. A
+//! [`CasStore`] hands out a [`Revision`] with every record it loads and saves
+//! only if the record still has that revision; when it does not, the layer
+//! reloads, merges changes to different keys and tries again. Three more rules
+//! make a deleted session stay deleted:
+//!
+//! - `create` never overwrites: a record whose id is taken is refused;
+//! - `save` never creates: a record that is gone is refused;
+//! - `delete` leaves a short-lived marker ([`Loaded::Ended`]), so a request
+//!   that still carries the old id cannot write it back under a new one.
+//!
+//! Implementations: [`CasMemoryStore`] (always available), and with features
+//! `sqlite`, `postgres` and `redis` the stores of the same names. Any plain
+//! tower-sessions store can be used through [`LastWriterWins`], which keeps
+//! its last-writer-wins behaviour.
+//!
+//! [`SessionLayer`]: crate::layer::SessionLayer
+
+mod last_writer_wins;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store;
+
+pub use last_writer_wins::LastWriterWins;
+pub use memory::CasMemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresCasStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisCasStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteCasStore;
+
+/// How long a deleted session's id stays marked as ended unless a store is
+/// told otherwise: longer than any request that may still carry the old id.
+pub const DEFAULT_ENDED_MARKER_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// The version of a stored record: it changes on every successful save.
+///
+/// Opaque to the layer; stores number from 1 and add 1 on every write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Revision(u64);
+
+impl Revision {
+    /// The revision of a record that has just been created.
+    pub const FIRST: Revision = Revision(1);
+
+    /// Wraps a number read back from a store.
+    #[must_use]
+    pub const fn new(number: u64) -> Self {
+        Revision(number)
+    }
+
+    /// The number to write to a store.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The revision after this one.
+    #[must_use]
+    pub const fn next(self) -> Self {
+        Revision(self.0.wrapping_add(1))
+    }
+}
+
+/// What a store found under an id.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Loaded {
+    /// A live record and its current revision.
+    Live {
+        /// The record, with an expiry date in the future.
+        record: Record,
+        /// The revision a save must present.
+        revision: Revision,
+    },
+    /// The session was deleted (log out, id rotation) a short while ago.
+    Ended,
+    /// Nothing is stored under the id, or what was stored has expired.
+    Missing,
+}
+
+/// The outcome of a conditional write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The write happened; the record now has this revision.
+    Done(Revision),
+    /// The record exists but its revision is not the one presented: someone
+    /// else wrote it since it was loaded.
+    Conflict,
+    /// The record is gone: deleted, ended or expired.
+    Gone,
+}
+
+/// A session store whose writes are conditional on the revision that was
+/// loaded.
+///
+/// # Contract
+///
+/// - `load` returns [`Loaded::Missing`] for an expired record, never the
+///   record.
+/// - `create` never overwrites: while anything (live, ended, or expired but
+///   not yet purged) is stored under `record.id`, it draws a new random id.
+/// - `save` writes only if a live record with exactly `expected` is stored,
+///   and never creates one.
+/// - `delete` replaces a live record by an ended marker that lives for the
+///   store's marker lifetime; with `Some(expected)` it deletes only a live
+///   record with that revision. Without a live record it stores nothing and
+///   returns [`Written::Gone`], so a client-chosen id never leaves a trace.
+///
+/// Every method returns a [`session_store::Error`] when the store cannot be
+/// reached or returns something it cannot read.
+#[async_trait]
+pub trait CasStore: Debug + Send + Sync + 'static {
+    /// Loads the record stored under `id`.
+    async fn load(&self, id: &Id) -> session_store::Result<Loaded>;
+
+    /// Stores a new record, first changing `record.id` until it names
+    /// nothing stored, and returns its first revision.
+    async fn create(&self, record: &mut Record) -> session_store::Result<Revision>;
+
+    /// Replaces the record under `record.id` if its revision is `expected`.
+    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written>;
+
+    /// Deletes the record under `id` (if its revision is `expected`, when
+    /// given) and marks the id as ended.
+    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written>;
+}
+
+/// Encodes session data for a store that keeps bytes.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+fn encode_data(
+    data: &std::collections::HashMap<String, serde_json::Value>,
+) -> session_store::Result<Vec<u8>> {
+    serde_json::to_vec(data).map_err(|error| session_store::Error::Encode(error.to_string()))
+}
+
+/// Decodes what [`encode_data`] wrote; a record that does not decode is an
+/// error naming the id, never a panic.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+fn decode_data(
+    bytes: &[u8],
+) -> session_store::Result<std::collections::HashMap<String, serde_json::Value>> {
+    serde_json::from_slice(bytes).map_err(|error| {
+        session_store::Error::Decode(format!("a stored session record is corrupt: {error}"))
+    })
+}
