@@ -90,7 +90,9 @@ impl CasMemoryStore {
     }
 
     fn ended_until(&self, now: OffsetDateTime) -> OffsetDateTime {
-        now.saturating_add(time::Duration::try_from(self.ended_marker_lifetime).unwrap_or(time::Duration::MAX))
+        now.saturating_add(
+            time::Duration::try_from(self.ended_marker_lifetime).unwrap_or(time::Duration::MAX),
+        )
     }
 }
 
@@ -135,7 +137,10 @@ impl CasStore for CasMemoryStore {
             return Ok(Written::Gone);
         };
         Ok(match entry {
-            Entry::Live { record: stored, revision } if stored.expiry_date > now => {
+            Entry::Live {
+                record: stored,
+                revision,
+            } if stored.expiry_date > now => {
                 if *revision == expected {
                     *stored = record.clone();
                     *revision = revision.next();

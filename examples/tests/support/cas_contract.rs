@@ -1,0 +1,246 @@
+//! The compare-and-swap contract every `CasStore` must keep, as one function
+//! each store's test calls. See `session_core::cas::CasStore`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use session_core::cas::{CasStore, Loaded, Revision, Written};
+use session_core::time::{Duration, OffsetDateTime};
+use tower_sessions::session::{Id, Record};
+
+fn record(value: i64, expiry_date: OffsetDateTime) -> Record {
+    Record {
+        id: Id::default(),
+        data: HashMap::from([("count".to_owned(), value.into())]),
+        expiry_date,
+    }
+}
+
+fn in_an_hour() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::hours(1)
+}
+
+async fn live(store: &dyn CasStore, id: &Id) -> (Record, Revision) {
+    match store.load(id).await.expect("load") {
+        Loaded::Live { record, revision } => (record, revision),
+        other => panic!("expected a live record, found {other:?}"),
+    }
+}
+
+/// Runs every rule of the contract against `store`, printing one line per
+/// rule so a failure names the rule and the store.
+pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
+    let store = store.as_ref();
+
+    // create, then load what was created
+    let mut first = record(1, in_an_hour());
+    let revision = store.create(&mut first).await.expect("create");
+    let (loaded, loaded_revision) = live(store, &first.id).await;
+    assert_eq!(loaded.data, first.data, "{label}: create then load");
+    assert_eq!(
+        loaded_revision, revision,
+        "{label}: load returns the created revision"
+    );
+    // Stores keep at least millisecond precision of the expiry date.
+    assert!(
+        (loaded.expiry_date - first.expiry_date).abs() < Duration::milliseconds(1),
+        "{label}: expiry date survives"
+    );
+    println!("{label}: create and load ok");
+
+    // save with the loaded revision wins, a stale revision conflicts
+    let mut second = loaded.clone();
+    second.data.insert("count".into(), 2.into());
+    let Written::Done(after_save) = store.save(&second, loaded_revision).await.expect("save")
+    else {
+        panic!("{label}: a save with the current revision must succeed");
+    };
+    assert_ne!(
+        after_save, loaded_revision,
+        "{label}: a save changes the revision"
+    );
+    let mut stale = loaded.clone();
+    stale.data.insert("count".into(), 99.into());
+    assert_eq!(
+        store
+            .save(&stale, loaded_revision)
+            .await
+            .expect("stale save"),
+        Written::Conflict,
+        "{label}: a save with a stale revision conflicts"
+    );
+    assert_eq!(
+        live(store, &first.id).await.0.data["count"],
+        2,
+        "{label}: the conflict wrote nothing"
+    );
+    println!("{label}: save is conditional on the revision ok");
+
+    // save never creates
+    let never_stored = record(5, in_an_hour());
+    assert_eq!(
+        store
+            .save(&never_stored, Revision::FIRST)
+            .await
+            .expect("save of nothing"),
+        Written::Gone,
+        "{label}: save of an unknown id"
+    );
+    assert_eq!(
+        store.load(&never_stored.id).await.expect("load"),
+        Loaded::Missing,
+        "{label}: save created a record"
+    );
+    println!("{label}: save never creates ok");
+
+    // create never overwrites
+    let mut same_id = record(7, in_an_hour());
+    same_id.id = first.id;
+    store
+        .create(&mut same_id)
+        .await
+        .expect("create over a taken id");
+    assert_ne!(
+        same_id.id, first.id,
+        "{label}: create must move off a taken id"
+    );
+    assert_eq!(
+        live(store, &first.id).await.0.data["count"],
+        2,
+        "{label}: create overwrote a record"
+    );
+    println!("{label}: create never overwrites ok");
+
+    // of N concurrent saves at one revision exactly one wins
+    let (current, revision) = live(store, &first.id).await;
+    let mut racers = Vec::new();
+    for value in 0..16 {
+        let mut attempt = current.clone();
+        attempt.data.insert("count".into(), (100 + value).into());
+        racers.push(async move { store.save(&attempt, revision).await.expect("racing save") });
+    }
+    let outcomes = futures_join_all(racers).await;
+    let winners = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Written::Done(_)))
+        .count();
+    assert_eq!(
+        winners, 1,
+        "{label}: concurrent saves at one revision: {outcomes:?}"
+    );
+    println!("{label}: 16 concurrent saves at one revision, {winners} won ok");
+
+    // a conditional delete with a stale revision deletes nothing
+    assert_eq!(
+        store
+            .delete(&first.id, Some(revision))
+            .await
+            .expect("stale delete"),
+        Written::Conflict,
+        "{label}: a delete at a stale revision conflicts"
+    );
+    let (_, revision) = live(store, &first.id).await;
+    assert!(
+        matches!(
+            store
+                .delete(&first.id, Some(revision))
+                .await
+                .expect("delete"),
+            Written::Done(_)
+        ),
+        "{label}: a delete at the current revision succeeds"
+    );
+    assert_eq!(
+        store.load(&first.id).await.expect("load"),
+        Loaded::Ended,
+        "{label}: a deleted id reads as ended"
+    );
+    println!("{label}: conditional delete ok");
+
+    // deleted stays deleted
+    assert_eq!(
+        store
+            .save(&current, revision)
+            .await
+            .expect("save after delete"),
+        Written::Gone,
+        "{label}: a save to a deleted session is refused"
+    );
+    let mut reuse = record(8, in_an_hour());
+    reuse.id = first.id;
+    store
+        .create(&mut reuse)
+        .await
+        .expect("create over an ended id");
+    assert_ne!(
+        reuse.id, first.id,
+        "{label}: create must not reuse an ended id"
+    );
+    assert_eq!(
+        store.load(&first.id).await.expect("load"),
+        Loaded::Ended,
+        "{label}: still ended"
+    );
+    println!("{label}: deleted stays deleted ok");
+
+    // an unconditional delete ends a live record; of nothing, it stores nothing
+    assert!(matches!(
+        store.delete(&reuse.id, None).await.expect("delete"),
+        Written::Done(_)
+    ));
+    assert_eq!(store.load(&reuse.id).await.expect("load"), Loaded::Ended);
+    let junk = Id::default();
+    assert_eq!(
+        store.delete(&junk, None).await.expect("delete of nothing"),
+        Written::Gone
+    );
+    assert_eq!(
+        store.load(&junk).await.expect("load"),
+        Loaded::Missing,
+        "{label}: delete of an unknown id left a trace"
+    );
+    println!("{label}: unconditional delete ok");
+
+    // an expired record is missing and cannot be saved
+    let mut expired = record(9, OffsetDateTime::now_utc() - Duration::minutes(1));
+    let revision = store.create(&mut expired).await.expect("create expired");
+    assert_eq!(
+        store.load(&expired.id).await.expect("load"),
+        Loaded::Missing,
+        "{label}: an expired record loads as missing"
+    );
+    assert_eq!(
+        store.save(&expired, revision).await.expect("save"),
+        Written::Gone,
+        "{label}: an expired record cannot be saved"
+    );
+    println!("{label}: expired records ok");
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    // Polls every save concurrently on the current task, so they overlap in
+    // the store without needing a spawn per future.
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|output| output.expect("every future finished"))
+        .collect()
+}
