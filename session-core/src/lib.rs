@@ -84,6 +84,8 @@ mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod field;
+#[cfg(feature = "layer")]
+pub mod layer;
 #[cfg(feature = "schema")]
 mod layout;
 mod memory;

@@ -1,0 +1,192 @@
+//! The layer's settings, and the rules they must satisfy before a layer is
+//! built.
+
+use std::time::Duration;
+
+use cookie::SameSite;
+use http::HeaderName;
+use tower_sessions_core::Expiry;
+
+/// How long a request waits for the other requests of its session (in the
+/// same instance) before it is answered `503`.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// A setting that cannot work, found when the layer is built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LayerConfigError {
+    /// Browsers refuse a `__Host-` cookie that is not `Secure`, has a
+    /// `Domain`, or a `Path` other than `/`: every response would set a
+    /// cookie that is silently dropped.
+    #[error(
+        "the cookie `{name}` has the `__Host-` prefix, so it must be secure, have no domain \
+         and the path `/`; {problem}"
+    )]
+    HostPrefix {
+        /// The cookie name.
+        name: String,
+        /// Which of the three rules the settings break.
+        problem: &'static str,
+    },
+    /// Browsers refuse a `__Secure-` cookie that is not `Secure`.
+    #[error(
+        "the cookie `{name}` has the `__Secure-` prefix, so it must be secure; remove `with_secure(false)`"
+    )]
+    SecurePrefix {
+        /// The cookie name.
+        name: String,
+    },
+    /// The cookie name is empty or holds a character a cookie name cannot.
+    #[error("`{name}` is not a valid cookie name: use letters, digits and `!#$%&'*+-.^_`|~`")]
+    CookieName {
+        /// The name as given.
+        name: String,
+    },
+    /// The header name given to `with_header` is not a valid header name.
+    #[error("`{name}` is not a valid HTTP header name")]
+    HeaderName {
+        /// The name as given.
+        name: String,
+    },
+}
+
+/// How the session id travels, and what the cookie looks like.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) expiry: Option<Expiry>,
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) lock_wait: Duration,
+    #[cfg(any(feature = "signed", feature = "private"))]
+    pub(crate) key: Option<super::sealing::CookieKey>,
+}
+
+impl Default for Settings {
+    /// The same secure defaults as tower-sessions' layer.
+    fn default() -> Self {
+        Settings {
+            name: "id".to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Strict,
+            expiry: None,
+            header: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            #[cfg(any(feature = "signed", feature = "private"))]
+            key: None,
+        }
+    }
+}
+
+/// The characters RFC 6265 allows in a cookie name (an RFC 7230 token).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
+impl Settings {
+    /// Checks the rules browsers enforce silently, so a bad setting fails at
+    /// start-up instead of in every browser.
+    pub(crate) fn validate(&self) -> Result<(), LayerConfigError> {
+        let name = &self.name;
+        if !is_token(name) {
+            return Err(LayerConfigError::CookieName { name: name.clone() });
+        }
+        if name.starts_with("__Host-") {
+            let problem = if !self.secure {
+                Some("remove `with_secure(false)`")
+            } else if self.domain.is_some() {
+                Some("remove `with_domain(..)`")
+            } else if self.path != "/" {
+                Some("use `with_path(\"/\")`")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(LayerConfigError::HostPrefix {
+                    name: name.clone(),
+                    problem,
+                });
+            }
+        }
+        if name.starts_with("__Secure-") && !self.secure {
+            return Err(LayerConfigError::SecurePrefix { name: name.clone() });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> Settings {
+        Settings {
+            name: name.to_owned(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn host_prefix_rules() {
+        assert_eq!(named("__Host-id").validate(), Ok(()));
+        let with_domain = Settings {
+            domain: Some("example.com".into()),
+            ..named("__Host-id")
+        };
+        assert!(matches!(
+            with_domain.validate(),
+            Err(LayerConfigError::HostPrefix { problem, .. }) if problem.contains("with_domain")
+        ));
+        let with_path = Settings {
+            path: "/app".into(),
+            ..named("__Host-id")
+        };
+        assert!(matches!(
+            with_path.validate(),
+            Err(LayerConfigError::HostPrefix { problem, .. }) if problem.contains("with_path")
+        ));
+        let insecure = Settings {
+            secure: false,
+            ..named("__Host-id")
+        };
+        let message = insecure.validate().expect_err("insecure").to_string();
+        assert!(
+            message.contains("`__Host-id`") && message.contains("with_secure(false)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn secure_prefix_and_names() {
+        let insecure = Settings {
+            secure: false,
+            ..named("__Secure-id")
+        };
+        assert!(matches!(
+            insecure.validate(),
+            Err(LayerConfigError::SecurePrefix { .. })
+        ));
+        assert!(matches!(
+            named("").validate(),
+            Err(LayerConfigError::CookieName { .. })
+        ));
+        assert!(matches!(
+            named("a b").validate(),
+            Err(LayerConfigError::CookieName { .. })
+        ));
+        assert!(matches!(
+            named("id;x").validate(),
+            Err(LayerConfigError::CookieName { .. })
+        ));
+    }
+}

@@ -1,0 +1,221 @@
+//! [`SessionLayer`]: a drop-in for tower-sessions' `SessionManagerLayer`
+//! that never loses a write.
+//!
+//! Handlers still receive a `tower_sessions::Session`, so the raw API,
+//! tower-sessions' extractor and the typed handles all work unchanged. What
+//! differs is what happens around the handler:
+//!
+//! - **One at a time.** Within one app instance, requests of the same
+//!   session run one after the other from their first session access to
+//!   the end of their save. A request that waits longer than
+//!   [`DEFAULT_LOCK_WAIT`] (see [`SessionLayerBuilder::with_lock_wait`]) is
+//!   answered `503` with `Retry-After`.
+//! - **Compare-and-swap.** Across instances, a save succeeds only over the
+//!   revision that was loaded. When another request saved in between, the
+//!   changes to different keys are merged; a key changed by both is a
+//!   conflict: the request is answered `409 Conflict` and nothing it wrote
+//!   is saved.
+//! - **Deleted stays deleted.** A log out, `flush` or id rotation deletes the
+//!   record for good; a concurrent save to it is refused (`409`), and a
+//!   request that still carries the ended id cannot start a session with
+//!   its writes (`409`) while the store remembers the id as ended.
+//! - **Nothing saved on failure.** A `5xx` from the handler saves nothing;
+//!   a store outage is a `503`; conflicts and outages never set a cookie.
+//! - **No caching of session cookies.** A response that sets the cookie
+//!   gets `Cache-Control: no-store`.
+//! - **Ids only from the server.** An id the store does not know is never
+//!   adopted: a new session always gets a new random id.
+//!
+//! With a plain tower-sessions store (wrapped in
+//! [`LastWriterWins`](crate::cas::LastWriterWins)) the first, fourth, fifth
+//! and sixth rules hold; compare-and-swap needs a [`CasStore`].
+
+mod commit;
+mod config;
+mod locks;
+mod merge;
+mod request_store;
+#[cfg(any(feature = "signed", feature = "private"))]
+mod sealing;
+mod service;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
+#[cfg(any(feature = "signed", feature = "private"))]
+pub use cookie::Key;
+pub use cookie::SameSite;
+pub use service::SessionService;
+pub use tower_sessions_core::Expiry;
+
+use self::config::Settings;
+use self::locks::SessionLocks;
+use crate::cas::CasStore;
+
+/// A tower layer that gives every request a `tower_sessions::Session` and
+/// saves it without losing concurrent writes. Build it with
+/// [`SessionLayer::builder`].
+#[derive(Debug)]
+pub struct SessionLayer<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for SessionLayer<S> {
+    fn clone(&self) -> Self {
+        SessionLayer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// What every request of one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared<S> {
+    pub(crate) store: Arc<S>,
+    pub(crate) settings: Settings,
+    pub(crate) locks: Arc<SessionLocks>,
+}
+
+impl<S: CasStore> SessionLayer<S> {
+    /// Starts the settings of a layer over `store`, with the secure defaults
+    /// of tower-sessions: cookie `id`, path `/`, `Secure`, `HttpOnly`,
+    /// `SameSite=Strict`, no domain, a browser-session cookie.
+    pub fn builder(store: S) -> SessionLayerBuilder<S> {
+        SessionLayerBuilder {
+            store,
+            settings: Settings::default(),
+            header: None,
+        }
+    }
+}
+
+impl<S, Inner> tower_layer::Layer<Inner> for SessionLayer<S> {
+    type Service = SessionService<Inner, S>;
+
+    fn layer(&self, inner: Inner) -> Self::Service {
+        SessionService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// The settings of a [`SessionLayer`]; [`build`](Self::build) checks them.
+#[derive(Debug)]
+#[must_use = "call `.build()` to get the layer"]
+pub struct SessionLayerBuilder<S> {
+    store: S,
+    settings: Settings,
+    header: Option<String>,
+}
+
+impl<S: CasStore> SessionLayerBuilder<S> {
+    /// The cookie's name (default `id`). A `__Host-` name requires the
+    /// defaults for path, domain and `Secure`; `build` checks it.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.name = name.into();
+        self
+    }
+
+    /// The cookie's `Path` (default `/`).
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.settings.path = path.into();
+        self
+    }
+
+    /// The cookie's `Domain` (default none: only the host that set it).
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.settings.domain = Some(domain.into());
+        self
+    }
+
+    /// Whether the cookie is `Secure` (default `true`). Browsers treat
+    /// `http://localhost` as secure, so development needs no change.
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.settings.secure = secure;
+        self
+    }
+
+    /// Whether the cookie is `HttpOnly` (default `true`): scripts in the
+    /// page cannot read it.
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.settings.http_only = http_only;
+        self
+    }
+
+    /// The cookie's `SameSite` (default `Strict`).
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.settings.same_site = same_site;
+        self
+    }
+
+    /// When sessions expire (default: when the browser session ends, with
+    /// records kept two weeks). `Expiry::OnInactivity` refreshes the expiry
+    /// on every request that uses the session, as tower-sessions does.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.settings.expiry = Some(expiry);
+        self
+    }
+
+    /// Also accepts the session id in the request header `name`, for API
+    /// clients that do not keep cookies. A request that carries the header
+    /// (empty to start a session) gets its new id in the same response
+    /// header and never a cookie.
+    ///
+    /// The id is never read from the query string: URLs end up in logs,
+    /// `Referer` headers and browser history (OWASP ASVS 3.1.1).
+    pub fn with_header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
+        self
+    }
+
+    /// How long a request waits for the other requests of its session in
+    /// this instance before it is answered `503` (default
+    /// [`DEFAULT_LOCK_WAIT`]).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.settings.lock_wait = wait;
+        self
+    }
+
+    /// Signs the cookie (HMAC-SHA256) with `key`: a forged or altered cookie
+    /// reads as no cookie.
+    #[cfg(feature = "signed")]
+    pub fn with_signed(mut self, key: Key) -> Self {
+        self.settings.key = Some(sealing::CookieKey::Signed(key));
+        self
+    }
+
+    /// Encrypts and authenticates the cookie (AES-256-GCM) with `key`.
+    #[cfg(feature = "private")]
+    pub fn with_private(mut self, key: Key) -> Self {
+        self.settings.key = Some(sealing::CookieKey::Private(key));
+        self
+    }
+
+    /// Checks the settings and builds the layer.
+    ///
+    /// # Errors
+    ///
+    /// [`LayerConfigError`] when browsers would refuse the cookie (a
+    /// `__Host-` name with a domain, a path other than `/` or without
+    /// `Secure`; a `__Secure-` name without `Secure`), or a name is invalid.
+    pub fn build(self) -> Result<SessionLayer<S>, LayerConfigError> {
+        let SessionLayerBuilder {
+            store,
+            mut settings,
+            header,
+        } = self;
+        if let Some(name) = header {
+            let parsed = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| LayerConfigError::HeaderName { name })?;
+            settings.header = Some(parsed);
+        }
+        settings.validate()?;
+        Ok(SessionLayer {
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                settings,
+                locks: Arc::default(),
+            }),
+        })
+    }
+}

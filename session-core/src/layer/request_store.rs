@@ -1,0 +1,156 @@
+//! The store a request's `tower_sessions::Session` talks to: it loads
+//! through the [`CasStore`], remembers what it loaded, and keeps writes back
+//! until the response is known.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tower_sessions_core::SessionStore;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store;
+
+use super::locks::{SessionGuard, SessionLocks};
+use crate::cas::{CasStore, Loaded};
+
+/// What one request did to its session, read by the commit after the
+/// handler returned.
+#[derive(Debug, Default)]
+pub(crate) struct RequestState {
+    /// What the store held when the session was first loaded.
+    pub(crate) loaded: Option<Loaded>,
+    /// The write the session asked for last.
+    pub(crate) pending: Option<Pending>,
+    /// The stored id the session deleted (log out, id rotation).
+    pub(crate) deleted: Option<Id>,
+    /// Why the session could not be loaded, if it could not.
+    pub(crate) failure: Option<Failure>,
+    /// Held from the first load until the commit is done.
+    pub(crate) guard: Option<SessionGuard>,
+}
+
+/// A write the session asked for.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// Replace the stored record.
+    Save(Record),
+    /// Store a new record under a new id.
+    Create(Record),
+}
+
+/// Why a request could not use its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Other requests of the same session held it longer than the layer
+    /// waits.
+    Busy,
+    /// The store could not be reached or returned something unreadable.
+    Unavailable,
+}
+
+/// The `SessionStore` behind one request's `Session`.
+pub(crate) struct RequestStore<S> {
+    store: Arc<S>,
+    locks: Arc<SessionLocks>,
+    lock_wait: Duration,
+    state: Arc<Mutex<RequestState>>,
+}
+
+impl<S> fmt::Debug for RequestStore<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestStore").finish_non_exhaustive()
+    }
+}
+
+impl<S> RequestStore<S> {
+    pub(crate) fn new(
+        store: Arc<S>,
+        locks: Arc<SessionLocks>,
+        lock_wait: Duration,
+        state: Arc<Mutex<RequestState>>,
+    ) -> Self {
+        RequestStore {
+            store,
+            locks,
+            lock_wait,
+            state,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, RequestState> {
+        lock_state(&self.state)
+    }
+
+    fn fail(&self, failure: Failure, message: &str) -> session_store::Error {
+        self.state().failure = Some(failure);
+        session_store::Error::Backend(message.to_owned())
+    }
+}
+
+/// Locks a request's state; it is only ever held for plain field updates, so
+/// a poisoned mutex still holds consistent data.
+pub(crate) fn lock_state(state: &Mutex<RequestState>) -> MutexGuard<'_, RequestState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[async_trait]
+impl<S: CasStore> SessionStore for RequestStore<S> {
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let needs_lock = self.state().guard.is_none();
+        if needs_lock {
+            let Some(guard) = self.locks.acquire(*id, self.lock_wait).await else {
+                tracing::warn!(
+                    waited_ms = self.lock_wait.as_millis(),
+                    "other requests of this session held it too long; answering 503"
+                );
+                return Err(self.fail(
+                    Failure::Busy,
+                    "other requests of this session are still running",
+                ));
+            };
+            self.state().guard = Some(guard);
+        }
+        let loaded = match self.store.load(id).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::error!(%error, "the session store failed to load a session");
+                self.state().failure = Some(Failure::Unavailable);
+                return Err(error);
+            }
+        };
+        if loaded == Loaded::Ended {
+            tracing::debug!("the request carries the id of a session that has just ended");
+        }
+        let record = match &loaded {
+            Loaded::Live { record, .. } => Some(record.clone()),
+            Loaded::Ended | Loaded::Missing => None,
+        };
+        self.state().loaded = Some(loaded);
+        Ok(record)
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.state().pending = Some(Pending::Save(record.clone()));
+        Ok(())
+    }
+
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // The id is final only once the store accepts it at commit.
+        self.state().pending = Some(Pending::Create(record.clone()));
+        Ok(())
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let mut state = self.state();
+        match &state.pending {
+            // A record this request created but never stored: forget it.
+            Some(Pending::Create(record)) if record.id == *id => state.pending = None,
+            _ => {
+                state.pending = None;
+                state.deleted.get_or_insert(*id);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! The service [`SessionLayer`](super::SessionLayer) wraps around a router.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use http::header::{CACHE_CONTROL, RETRY_AFTER};
+use http::{HeaderValue, Request, Response, StatusCode};
+use tower_service::Service;
+use tower_sessions_core::{Expiry, Session};
+
+use super::Shared;
+use super::commit::{Outcome, commit};
+use super::request_store::{Failure, RequestState, RequestStore, lock_state};
+use super::transport::{self, Presented};
+use crate::cas::CasStore;
+
+/// Gives each request a `tower_sessions::Session` and saves it after the
+/// inner service answered. Made by [`SessionLayer`](super::SessionLayer).
+pub struct SessionService<Inner, S> {
+    inner: Inner,
+    shared: Arc<Shared<S>>,
+}
+
+impl<Inner, S> SessionService<Inner, S> {
+    pub(crate) fn new(inner: Inner, shared: Arc<Shared<S>>) -> Self {
+        SessionService { inner, shared }
+    }
+}
+
+impl<Inner: Clone, S> Clone for SessionService<Inner, S> {
+    fn clone(&self) -> Self {
+        SessionService {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<Inner: fmt::Debug, S> fmt::Debug for SessionService<Inner, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Inner, S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<Inner, S>
+where
+    Inner: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    Inner::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<&'static str> + Send + 'static,
+    S: CasStore,
+{
+    type Response = Response<ResBody>;
+    type Error = Inner::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        let presented = transport::read_id(&shared.settings, request.headers());
+        let state = Arc::new(Mutex::new(RequestState::default()));
+        let store = RequestStore::new(
+            Arc::clone(&shared.store),
+            Arc::clone(&shared.locks),
+            shared.settings.lock_wait,
+            Arc::clone(&state),
+        );
+        let session = Session::new(presented.id, Arc::new(store), shared.settings.expiry);
+        request.extensions_mut().insert(session.clone());
+
+        // The clone that was driven to readiness serves this request.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            Ok(finish(&shared, presented, &session, &state, response).await)
+        })
+    }
+}
+
+/// Saves the session the handler left behind and tells the client its id.
+async fn finish<S: CasStore, B: From<&'static str>>(
+    shared: &Shared<S>,
+    presented: Presented,
+    session: &Session,
+    state: &Mutex<RequestState>,
+    mut response: Response<B>,
+) -> Response<B> {
+    if let Some(failure) = lock_state(state).failure {
+        return failure_response(failure);
+    }
+    if response.status().is_server_error() {
+        tracing::debug!(status = %response.status(), "the handler failed; the session is not saved");
+        return response;
+    }
+    if needs_save(session).await && session.save().await.is_err() {
+        // Only loading can fail before the commit; the store recorded why.
+        let failure = lock_state(state).failure.unwrap_or(Failure::Unavailable);
+        return failure_response(failure);
+    }
+    let mut taken = std::mem::take(&mut *lock_state(state));
+    // Hold this session's lock until the commit is done.
+    let guard = taken.guard.take();
+    let outcome = commit(shared.store.as_ref(), taken).await;
+    drop(guard);
+
+    let settings = &shared.settings;
+    match outcome {
+        Outcome::Unchanged => {}
+        Outcome::Stored { id, .. } => {
+            transport::write_id(
+                settings,
+                presented.carrier,
+                response.headers_mut(),
+                Some(id),
+                session.expiry(),
+            );
+        }
+        Outcome::Ended => {
+            transport::write_id(
+                settings,
+                presented.carrier,
+                response.headers_mut(),
+                None,
+                None,
+            );
+        }
+        Outcome::Conflict => return conflict_response(),
+        Outcome::Unavailable => return failure_response(Failure::Unavailable),
+    }
+    response
+}
+
+/// Whether the session has something to write: a change, or an expiry to
+/// refresh, and in both cases data or an id.
+async fn needs_save(session: &Session) -> bool {
+    let refreshes = matches!(session.expiry(), Some(Expiry::OnInactivity(_)));
+    (session.is_modified() || refreshes) && !session.is_empty().await
+}
+
+fn conflict_response<B: From<&'static str>>() -> Response<B> {
+    plain_response(
+        StatusCode::CONFLICT,
+        "A concurrent request changed the same session data; nothing was saved. Retry the request.",
+    )
+}
+
+fn failure_response<B: From<&'static str>>(failure: Failure) -> Response<B> {
+    match failure {
+        Failure::Busy => {
+            let mut response = plain_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Other requests of this session are still running; retry shortly.",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        Failure::Unavailable => plain_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The session store is unavailable; try again shortly.",
+        ),
+    }
+}
+
+fn plain_response<B: From<&'static str>>(status: StatusCode, body: &'static str) -> Response<B> {
+    let mut response = Response::new(B::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
