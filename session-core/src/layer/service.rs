@@ -115,14 +115,16 @@ async fn finish<S: CasStore, B: From<&'static str>>(
     let settings = &shared.settings;
     match outcome {
         Outcome::Unchanged => {}
-        Outcome::Stored { id, .. } => {
-            transport::write_id(
-                settings,
-                presented.carrier,
-                response.headers_mut(),
-                Some(id),
-                session.expiry(),
-            );
+        Outcome::Stored { id, new_id } => {
+            if new_id || refreshes_cookie(session.expiry()) {
+                transport::write_id(
+                    settings,
+                    presented.carrier,
+                    response.headers_mut(),
+                    Some(id),
+                    session.expiry(),
+                );
+            }
         }
         Outcome::Ended => {
             transport::write_id(
@@ -137,6 +139,17 @@ async fn finish<S: CasStore, B: From<&'static str>>(
         Outcome::Unavailable => return failure_response(Failure::Unavailable),
     }
     response
+}
+
+/// Whether a save under an id the client already has must still send the
+/// cookie: only to move its `Max-Age` or `Expires`. Sending it otherwise
+/// would let a response that was overtaken by a login's response put the
+/// old, dead id back into the browser.
+fn refreshes_cookie(expiry: Option<Expiry>) -> bool {
+    matches!(
+        expiry,
+        Some(Expiry::OnInactivity(_) | Expiry::AtDateTime(_))
+    )
 }
 
 /// Whether the session has something to write: a change, or an expiry to
