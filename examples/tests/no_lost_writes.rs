@@ -16,11 +16,37 @@
 mod races;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use races::{Deployment, Gates, routes, serve};
-use session_core::cas::{CasMemoryStore, CasStore, LastWriterWins};
+use session_core::cas::{
+    CasMemoryStore, CasStore, LastWriterWins, PostgresCasStore, SqliteCasStore,
+};
 use session_core::layer::SessionLayer;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
+use tower_sessions_sqlx_store::sqlx;
+use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
+use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
+
+static RUN: AtomicU32 = AtomicU32::new(0);
+
+/// A name of this process and call, so parallel and repeated runs never
+/// share a table or a file.
+fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn env_url(variable: &str, example: &str) -> Option<String> {
+    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        println!("skipped: set {variable}={example}");
+    }
+    url
+}
 
 /// One deployment of our layer per store handle: one handle is one
 /// instance, several handles of one store are several instances.
@@ -70,6 +96,81 @@ async fn memory() {
         count,
     )
     .await;
+}
+
+/// Two instances are two pools on one database file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{}.sqlite", unique_name("races")));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .expect("SQLite file");
+        stores.push(SqliteCasStore::new(pool));
+    }
+    stores[0].migrate().await.expect("create the table");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("SQLite file");
+    let count = async || -> u64 {
+        let rows: i64 = sqlx::query_scalar("select count(*) from typed_sessions")
+            .fetch_one(&pool)
+            .await
+            .expect("count rows");
+        u64::try_from(rows).expect("a count")
+    };
+    let [one, first, second] = <[SqliteCasStore; 3]>::try_from(stores).expect("three stores");
+    every_race("SqliteCasStore (file)", one, [first, second], count).await;
+    std::fs::remove_file(&path).expect("remove the database file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
+        return;
+    };
+    let table = unique_name("races");
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("DATABASE_URL is set but PostgreSQL is unreachable at {url}: {error}")
+            });
+        stores.push(
+            PostgresCasStore::new(pool)
+                .with_table_name(&table)
+                .expect("a valid table name"),
+        );
+    }
+    stores[0].migrate().await.expect("create the table");
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("PostgreSQL");
+    let count = async || -> u64 {
+        let rows: i64 = sqlx::query_scalar(&format!(r#"select count(*) from "{table}""#))
+            .fetch_one(&pool)
+            .await
+            .expect("count rows");
+        u64::try_from(rows).expect("a count")
+    };
+    let [one, first, second] = <[PostgresCasStore; 3]>::try_from(stores).expect("three stores");
+    every_race("PostgresCasStore", one, [first, second], count).await;
+    sqlx::query(&format!(r#"drop table "{table}""#))
+        .execute(&pool)
+        .await
+        .expect("drop the test table");
 }
 
 /// The same races under tower-sessions' own layer and store, for the
