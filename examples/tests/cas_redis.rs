@@ -1,0 +1,233 @@
+//! `RedisCasStore` keeps the compare-and-swap contract, and leaves Redis to
+//! purge what expires.
+//!
+//! Reads `REDIS_URL`; without it every test prints a `skipped:` line and
+//! passes. Each test writes under its own key prefix (test name and process
+//! id) and deletes its keys at the end.
+
+#[path = "support/cas_contract.rs"]
+mod cas_contract;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use session_core::cas::{CasStore, Loaded, RedisCasStore, Written};
+use session_core::time::{Duration, OffsetDateTime};
+use tower_sessions::session::{Id, Record};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
+use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface};
+
+fn env_url(variable: &str, example: &str) -> Option<String> {
+    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        println!("skipped: set {variable}={example}");
+    }
+    url
+}
+
+/// A connected pool, or `None` (after a `skipped:` line) without `REDIS_URL`.
+async fn redis_pool() -> Option<Pool> {
+    let url = env_url("REDIS_URL", "redis://127.0.0.1:6379")?;
+    let config = Config::from_url(&url).expect("a valid REDIS_URL");
+    let pool = Pool::new(config, None, None, None, 2).expect("a Redis pool");
+    pool.init().await.unwrap_or_else(|error| {
+        panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
+    });
+    Some(pool)
+}
+
+/// A prefix no other test or run shares.
+fn key_prefix(test: &str) -> String {
+    format!("typed_session_test:{}:{test}:", std::process::id())
+}
+
+/// Deletes every key under `prefix`.
+async fn delete_keys(pool: &Pool, prefix: &str) {
+    let mut cursor = "0".to_owned();
+    loop {
+        let (next, keys): (String, Vec<String>) = pool
+            .scan_page(cursor, format!("{prefix}*"), Some(100), None)
+            .await
+            .expect("SCAN");
+        if !keys.is_empty() {
+            let _: i64 = pool.del(keys).await.expect("DEL");
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+}
+
+fn record(expiry_date: OffsetDateTime) -> Record {
+    Record {
+        id: Id::default(),
+        data: HashMap::from([("count".to_owned(), 1.into())]),
+        expiry_date,
+    }
+}
+
+/// The key's remaining lifetime in milliseconds, as Redis reports it.
+async fn pttl(pool: &Pool, key: &str) -> i64 {
+    pool.pttl(key).await.expect("PTTL")
+}
+
+#[tokio::test]
+async fn contract() {
+    let Some(pool) = redis_pool().await else {
+        return;
+    };
+    let prefix = key_prefix("contract");
+    let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
+    cas_contract::contract(Arc::new(store), "RedisCasStore").await;
+    delete_keys(&pool, &prefix).await;
+}
+
+#[tokio::test]
+async fn keys_carry_a_native_expiry() {
+    let Some(pool) = redis_pool().await else {
+        return;
+    };
+    let prefix = key_prefix("native_expiry");
+    let lifetime = std::time::Duration::from_secs(60);
+    let store = RedisCasStore::new(pool.clone())
+        .with_key_prefix(prefix.clone())
+        .with_ended_marker_lifetime(lifetime);
+
+    let mut live = record(OffsetDateTime::now_utc() + Duration::hours(1));
+    let revision = store.create(&mut live).await.expect("create");
+    let key = format!("{prefix}{}", live.id);
+    let ttl = pttl(&pool, &key).await;
+    assert!(
+        (3_595_000..=3_600_000).contains(&ttl),
+        "a record's key expires with the record: PTTL {ttl}"
+    );
+
+    // A save moves the key's expiry with the record's.
+    live.expiry_date = OffsetDateTime::now_utc() + Duration::hours(2);
+    let Written::Done(revision) = store.save(&live, revision).await.expect("save") else {
+        panic!("a save at the current revision must succeed");
+    };
+    let ttl = pttl(&pool, &key).await;
+    assert!(
+        (7_195_000..=7_200_000).contains(&ttl),
+        "a save moves the key's expiry: PTTL {ttl}"
+    );
+
+    assert!(matches!(
+        store
+            .delete(&live.id, Some(revision))
+            .await
+            .expect("delete"),
+        Written::Done(_)
+    ));
+    let ttl = pttl(&pool, &key).await;
+    assert!(
+        (55_000..=60_000).contains(&ttl),
+        "an ended marker's key expires with the marker: PTTL {ttl}"
+    );
+    let data: bool = pool.hexists(&key, "data").await.expect("HEXISTS");
+    assert!(!data, "an ended marker keeps no session data");
+    assert_eq!(store.load(&live.id).await.expect("load"), Loaded::Ended);
+    println!("RedisCasStore: native expiry of records and markers ok");
+
+    delete_keys(&pool, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_marker_without_lifetime_leaves_nothing() {
+    let Some(pool) = redis_pool().await else {
+        return;
+    };
+    let prefix = key_prefix("zero_marker");
+    let store = RedisCasStore::new(pool.clone())
+        .with_key_prefix(prefix.clone())
+        .with_ended_marker_lifetime(std::time::Duration::ZERO);
+
+    let mut live = record(OffsetDateTime::now_utc() + Duration::hours(1));
+    store.create(&mut live).await.expect("create");
+    assert!(matches!(
+        store.delete(&live.id, None).await.expect("delete"),
+        Written::Done(_)
+    ));
+    assert_eq!(
+        store.load(&live.id).await.expect("load"),
+        Loaded::Missing,
+        "with no marker lifetime a deleted id is missing at once"
+    );
+    println!("RedisCasStore: zero marker lifetime ok");
+
+    delete_keys(&pool, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_flushed_script_cache_is_refilled() {
+    let Some(pool) = redis_pool().await else {
+        return;
+    };
+    let prefix = key_prefix("script_flush");
+    let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
+
+    let mut live = record(OffsetDateTime::now_utc() + Duration::hours(1));
+    let revision = store.create(&mut live).await.expect("create");
+    let Written::Done(revision) = store.save(&live, revision).await.expect("save") else {
+        panic!("a save at the current revision must succeed");
+    };
+    // As after a Redis restart: the store knows the scripts' digests, but
+    // EVALSHA now fails with NOSCRIPT.
+    pool.script_flush(false).await.expect("SCRIPT FLUSH");
+    let Written::Done(revision) = store.save(&live, revision).await.expect("save") else {
+        panic!("a save after SCRIPT FLUSH must succeed");
+    };
+    let Loaded::Live {
+        revision: loaded, ..
+    } = store.load(&live.id).await.expect("load")
+    else {
+        panic!("the saved record must load");
+    };
+    assert_eq!(loaded, revision);
+    assert!(matches!(
+        store
+            .delete(&live.id, Some(revision))
+            .await
+            .expect("delete"),
+        Written::Done(_)
+    ));
+    println!("RedisCasStore: scripts survive SCRIPT FLUSH ok");
+
+    delete_keys(&pool, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_record_is_an_error() {
+    let Some(pool) = redis_pool().await else {
+        return;
+    };
+    let prefix = key_prefix("corrupt");
+    let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
+
+    let id = Id::default();
+    let in_an_hour = (OffsetDateTime::now_utc() + Duration::hours(1)).unix_timestamp() * 1000;
+    let _: i64 = pool
+        .hset(
+            format!("{prefix}{id}"),
+            [
+                ("rev", "1".to_owned()),
+                ("data", "not json".to_owned()),
+                ("exp", in_an_hour.to_string()),
+            ],
+        )
+        .await
+        .expect("HSET");
+    let error = store
+        .load(&id)
+        .await
+        .expect_err("a corrupt record must not load");
+    assert!(
+        matches!(error, tower_sessions::session_store::Error::Decode(_)),
+        "a corrupt record is a decode error: {error:?}"
+    );
+    println!("RedisCasStore: corrupt record is a decode error ok");
+
+    delete_keys(&pool, &prefix).await;
+}

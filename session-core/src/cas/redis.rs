@@ -1,0 +1,337 @@
+//! A compare-and-swap store on Redis (fred), one Lua script per write.
+
+use std::fmt::Debug;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::clients::Pool;
+use fred::interfaces::{HashesInterface, LuaInterface};
+use fred::types::Value;
+use time::OffsetDateTime;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store;
+
+use super::{
+    CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Revision, Written, decode_data, encode_data,
+};
+
+/// The key prefix unless a store is told otherwise.
+const DEFAULT_KEY_PREFIX: &str = "typed_session:";
+
+/// What the save and delete scripts return instead of a revision.
+const GONE: i64 = -1;
+const CONFLICT: i64 = -2;
+
+/// Stores the record under a free key; `0` when anything is stored there.
+static CREATE: LuaScript = LuaScript::new(
+    r"
+-- KEYS[1]: session key. ARGV[1]: data, ARGV[2]: expiry (unix ms).
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'rev', 1, 'data', ARGV[1], 'exp', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+",
+);
+
+/// Replaces a live record that has the expected revision; returns the new
+/// revision, `GONE` or `CONFLICT`.
+static SAVE: LuaScript = LuaScript::new(
+    r"
+-- KEYS[1]: session key. ARGV[1]: expected revision, ARGV[2]: data,
+-- ARGV[3]: expiry (unix ms), ARGV[4]: now (unix ms).
+local stored = redis.call('HMGET', KEYS[1], 'rev', 'data', 'exp')
+if not stored[2] or not stored[3] or tonumber(stored[3]) <= tonumber(ARGV[4]) then
+  return -1
+end
+if stored[1] ~= ARGV[1] then
+  return -2
+end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'exp', ARGV[3])
+local revision = redis.call('HINCRBY', KEYS[1], 'rev', 1)
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return revision
+",
+);
+
+/// Turns a live record (with the expected revision, when one is given) into
+/// an ended marker; returns the new revision, `GONE` or `CONFLICT`.
+static DELETE: LuaScript = LuaScript::new(
+    r"
+-- KEYS[1]: session key. ARGV[1]: expected revision, or '' for any,
+-- ARGV[2]: now (unix ms), ARGV[3]: end of the ended marker (unix ms).
+local stored = redis.call('HMGET', KEYS[1], 'rev', 'data', 'exp')
+if not stored[2] or not stored[3] or tonumber(stored[3]) <= tonumber(ARGV[2]) then
+  return -1
+end
+if ARGV[1] ~= '' and stored[1] ~= ARGV[1] then
+  return -2
+end
+redis.call('HDEL', KEYS[1], 'data')
+redis.call('HSET', KEYS[1], 'exp', ARGV[3])
+local revision = redis.call('HINCRBY', KEYS[1], 'rev', 1)
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return revision
+",
+);
+
+/// Sessions in Redis, one hash per session, written only by Lua scripts so
+/// that every check-and-write is atomic.
+///
+/// The hash under `{prefix}{id}` has the fields `rev` (the revision), `data`
+/// (the session data as JSON; absent in an ended marker) and `exp` (when the
+/// record or marker expires, in unix milliseconds). Each key also carries a
+/// Redis expiry at that instant, so Redis purges expired sessions and markers
+/// by itself. Expiry is judged by this process's clock, as in the SQL stores.
+///
+/// `C` is any fred client that can run scripts and read hashes: a [`Pool`]
+/// by default, or a `fred::clients::Client`.
+///
+/// Every method returns [`session_store::Error::Backend`] when Redis cannot
+/// be reached or refuses a command, and [`session_store::Error::Decode`] when
+/// a key holds something other than a record in this layout.
+#[derive(Clone, Debug)]
+pub struct RedisCasStore<C = Pool> {
+    client: C,
+    key_prefix: String,
+    ended_marker_lifetime: Duration,
+}
+
+impl<C> RedisCasStore<C> {
+    /// A store on `client` (connected, or connecting) that keys sessions as
+    /// `typed_session:{id}` and keeps ended markers
+    /// [`DEFAULT_ENDED_MARKER_LIFETIME`].
+    #[must_use]
+    pub fn new(client: C) -> Self {
+        RedisCasStore {
+            client,
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            ended_marker_lifetime: DEFAULT_ENDED_MARKER_LIFETIME,
+        }
+    }
+
+    /// Keys sessions as `{prefix}{id}` instead, so that several apps or
+    /// tests can share one Redis database.
+    #[must_use]
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Keeps the ended marker of a deleted session for `lifetime` instead.
+    #[must_use]
+    pub fn with_ended_marker_lifetime(mut self, lifetime: Duration) -> Self {
+        self.ended_marker_lifetime = lifetime;
+        self
+    }
+
+    fn key(&self, id: &Id) -> String {
+        format!("{}{id}", self.key_prefix)
+    }
+
+    /// The instant an ended marker written at `now` expires; a lifetime too
+    /// long for the clock keeps the marker as long as Redis can.
+    fn ended_until(&self, now: i64) -> i64 {
+        let lifetime = i64::try_from(self.ended_marker_lifetime.as_millis()).unwrap_or(i64::MAX);
+        now.saturating_add(lifetime)
+    }
+}
+
+#[async_trait]
+impl<C> CasStore for RedisCasStore<C>
+where
+    C: LuaInterface + HashesInterface + Debug + Send + Sync + 'static,
+{
+    async fn load(&self, id: &Id) -> session_store::Result<Loaded> {
+        let now = unix_ms(OffsetDateTime::now_utc())?;
+        let reply: Value = self
+            .client
+            .hmget(self.key(id), &["rev", "data", "exp"])
+            .await
+            .map_err(|error| backend(&error))?;
+        let Value::Array(fields) = reply else {
+            return Err(corrupt("HMGET did not return an array"));
+        };
+        let [revision, data, expiry] = fields.as_slice() else {
+            return Err(corrupt("HMGET did not return three fields"));
+        };
+        if revision.is_null() && data.is_null() && expiry.is_null() {
+            return Ok(Loaded::Missing);
+        }
+        let expiry = integer(expiry, "exp")?;
+        if expiry <= now {
+            return Ok(Loaded::Missing);
+        }
+        if data.is_null() {
+            return Ok(Loaded::Ended);
+        }
+        let revision = u64::try_from(integer(revision, "rev")?)
+            .map_err(|_| corrupt("the field `rev` is negative"))?;
+        let data = data
+            .as_bytes()
+            .ok_or_else(|| corrupt("the field `data` is not a string"))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
+            .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
+        Ok(Loaded::Live {
+            record: Record {
+                id: *id,
+                data: decode_data(data)?,
+                expiry_date,
+            },
+            revision: Revision::new(revision),
+        })
+    }
+
+    async fn create(&self, record: &mut Record) -> session_store::Result<Revision> {
+        let data = encode_data(&record.data)?;
+        let expiry = unix_ms(record.expiry_date)?;
+        loop {
+            let created = CREATE
+                .run(
+                    &self.client,
+                    self.key(&record.id),
+                    vec![Value::Bytes(data.clone().into()), Value::Integer(expiry)],
+                )
+                .await?;
+            match created {
+                1 => return Ok(Revision::FIRST),
+                0 => record.id = Id::default(),
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written> {
+        let now = unix_ms(OffsetDateTime::now_utc())?;
+        let reply = SAVE
+            .run(
+                &self.client,
+                self.key(&record.id),
+                vec![
+                    Value::from(expected.get().to_string()),
+                    Value::Bytes(encode_data(&record.data)?.into()),
+                    Value::Integer(unix_ms(record.expiry_date)?),
+                    Value::Integer(now),
+                ],
+            )
+            .await?;
+        written(reply)
+    }
+
+    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written> {
+        let now = unix_ms(OffsetDateTime::now_utc())?;
+        let expected = expected.map_or_else(String::new, |revision| revision.get().to_string());
+        let reply = DELETE
+            .run(
+                &self.client,
+                self.key(id),
+                vec![
+                    Value::from(expected),
+                    Value::Integer(now),
+                    Value::Integer(self.ended_until(now)),
+                ],
+            )
+            .await?;
+        written(reply)
+    }
+}
+
+/// A Lua script run by its SHA-1 digest, which Redis tells us the first
+/// time the script is loaded: fred computes digests itself only with its
+/// `sha-1` feature, which this crate does not enable.
+#[derive(Debug)]
+struct LuaScript {
+    source: &'static str,
+    sha1: OnceLock<String>,
+}
+
+impl LuaScript {
+    const fn new(source: &'static str) -> Self {
+        LuaScript {
+            source,
+            sha1: OnceLock::new(),
+        }
+    }
+
+    /// Runs the script on `key` and returns its integer reply.
+    async fn run<C: LuaInterface + Sync>(
+        &self,
+        client: &C,
+        key: String,
+        args: Vec<Value>,
+    ) -> session_store::Result<i64> {
+        let sha1 = match self.sha1.get() {
+            Some(sha1) => sha1,
+            None => {
+                let sha1: String = client
+                    .script_load(self.source)
+                    .await
+                    .map_err(|error| backend(&error))?;
+                self.sha1.get_or_init(|| sha1)
+            }
+        };
+        let reply: Value = match client
+            .evalsha(sha1.as_str(), key.clone(), args.clone())
+            .await
+        {
+            // The server has lost the script (restart, SCRIPT FLUSH, another
+            // cluster node): EVAL runs the source and caches it again.
+            Err(error) if error.details().starts_with("NOSCRIPT") => {
+                client.eval(self.source, key, args).await
+            }
+            result => result,
+        }
+        .map_err(|error| backend(&error))?;
+        match reply {
+            Value::Integer(number) => Ok(number),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// What the save and delete scripts reply, as the contract says it.
+fn written(reply: i64) -> session_store::Result<Written> {
+    match reply {
+        GONE => Ok(Written::Gone),
+        CONFLICT => Ok(Written::Conflict),
+        revision => u64::try_from(revision)
+            .ok()
+            .filter(|revision| *revision > 0)
+            .map(|revision| Written::Done(Revision::new(revision)))
+            .ok_or_else(|| unexpected(revision)),
+    }
+}
+
+/// Reads an integer field of a session hash.
+fn integer(value: &Value, field: &str) -> session_store::Result<i64> {
+    match value {
+        Value::Integer(number) => Ok(*number),
+        Value::Null => Err(corrupt(&format!("the field `{field}` is missing"))),
+        other => other
+            .as_bytes()
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| corrupt(&format!("the field `{field}` is not an integer"))),
+    }
+}
+
+/// Milliseconds since the unix epoch, rounded down, as Redis expiries count.
+fn unix_ms(instant: OffsetDateTime) -> session_store::Result<i64> {
+    i64::try_from(instant.unix_timestamp_nanos().div_euclid(1_000_000)).map_err(|error| {
+        session_store::Error::Encode(format!("an expiry date is out of range: {error}"))
+    })
+}
+
+fn backend(error: &fred::error::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn corrupt(detail: &str) -> session_store::Error {
+    session_store::Error::Decode(format!("a stored session record is corrupt: {detail}"))
+}
+
+fn unexpected(reply: impl Debug) -> session_store::Error {
+    session_store::Error::Decode(format!("a session script returned {reply:?}"))
+}
