@@ -1,7 +1,5 @@
-//! The compare-and-swap contract, on every `CasStore` we ship.
-//!
-//! The SQL and Redis stores read `DATABASE_URL` and `REDIS_URL`; without one
-//! their test prints a `skipped:` line and passes. `.ci/run` sets both.
+//! The compare-and-swap contract on `CasMemoryStore`; `cas_sql.rs` and
+//! `cas_redis.rs` run it on the SQL and Redis stores.
 
 #[path = "support/cas_contract.rs"]
 mod cas_contract;

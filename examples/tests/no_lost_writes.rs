@@ -20,10 +20,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use races::{Deployment, Gates, routes, serve};
 use session_core::cas::{
-    CasMemoryStore, CasStore, LastWriterWins, PostgresCasStore, SqliteCasStore,
+    CasMemoryStore, CasStore, LastWriterWins, PostgresCasStore, RedisCasStore, SqliteCasStore,
 };
 use session_core::layer::SessionLayer;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_sqlx_store::sqlx;
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
@@ -171,6 +172,50 @@ async fn postgres() {
         .execute(&pool)
         .await
         .expect("drop the test table");
+}
+
+/// Two instances are two connection pools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis() {
+    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
+        return;
+    };
+    let prefix = format!("{}:", unique_name("races"));
+    let mut pools = Vec::new();
+    for _ in 0..3 {
+        let config = Config::from_url(&url).expect("a valid REDIS_URL");
+        let pool = Pool::new(config, None, None, None, 4).expect("a Redis pool");
+        pool.init().await.unwrap_or_else(|error| {
+            panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
+        });
+        pools.push(pool);
+    }
+    let stores: Vec<RedisCasStore> = pools
+        .iter()
+        .map(|pool| RedisCasStore::new(pool.clone()).with_key_prefix(&prefix))
+        .collect();
+    let keys = async || -> Vec<String> {
+        let mut found = Vec::new();
+        let mut cursor = "0".to_owned();
+        loop {
+            let (next, keys): (String, Vec<String>) = pools[0]
+                .scan_page(cursor, format!("{prefix}*"), Some(1000), None)
+                .await
+                .expect("SCAN");
+            found.extend(keys);
+            if next == "0" {
+                return found;
+            }
+            cursor = next;
+        }
+    };
+    let count = async || u64::try_from(keys().await.len()).expect("a count");
+    let [one, first, second] = <[RedisCasStore; 3]>::try_from(stores).expect("three stores");
+    every_race("RedisCasStore", one, [first, second], count).await;
+    let left = keys().await;
+    if !left.is_empty() {
+        let _: i64 = pools[0].del(left).await.expect("DEL");
+    }
 }
 
 /// The same races under tower-sessions' own layer and store, for the
