@@ -1,10 +1,12 @@
 //! The load benchmark's app: one handler (load the session, increment the
-//! counter, push to the cart, respond), written four ways so they can be
-//! measured side by side.
+//! counter, push to the cart, respond), written four ways and served under
+//! two session layers, so they can be measured side by side.
 
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use session_core::cas::{CasStore, LastWriterWins};
+use session_core::layer::SessionLayer;
 use session_core::time::Duration;
 use session_core::{SessionError, SessionSchema};
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
@@ -53,11 +55,19 @@ pub enum Variant {
     RawSingleKey,
     /// Our typed handle.
     Typed,
+    /// Our typed handle under our layer, on the same tower-sessions store.
+    TypedOurLayer,
 }
 
 impl Variant {
     /// Every variant, in the order the benchmark reports them.
-    pub const ALL: [Self; 4] = [Self::Bare, Self::RawPerKey, Self::RawSingleKey, Self::Typed];
+    pub const ALL: [Self; 5] = [
+        Self::Bare,
+        Self::RawPerKey,
+        Self::RawSingleKey,
+        Self::Typed,
+        Self::TypedOurLayer,
+    ];
 
     /// The row label.
     #[must_use]
@@ -67,6 +77,7 @@ impl Variant {
             Self::RawPerKey => "tower-sessions raw, per-key",
             Self::RawSingleKey => "tower-sessions raw, single-key",
             Self::Typed => "typed handle, tower-sessions layer",
+            Self::TypedOurLayer => "typed handle, session-core layer",
         }
     }
 }
@@ -138,18 +149,36 @@ async fn typed(visit: VisitSession) -> Result<Json<Reply>, SessionError> {
     Ok(Json(Reply { counter, cart }))
 }
 
+/// Records end five minutes after the last visit.
+const IDLE: Duration = Duration::minutes(5);
+
 /// `GET /visit` written as `variant`, sessions in `store`.
 pub fn app<S: SessionStore + Clone>(variant: Variant, store: S) -> Router {
     let router = match variant {
         Variant::Bare => return Router::new().route("/visit", get(bare)),
+        Variant::TypedOurLayer => return app_on_cas_store(LastWriterWins::new(store)),
         Variant::RawPerKey => Router::new().route("/visit", get(raw_per_key)),
         Variant::RawSingleKey => Router::new().route("/visit", get(raw_single_key)),
         Variant::Typed => Router::new().route("/visit", get(typed)),
     };
-    // Plain HTTP on loopback; records end five minutes after the last visit.
+    // Plain HTTP on loopback.
     router.layer(
         SessionManagerLayer::new(store)
             .with_secure(false)
-            .with_expiry(Expiry::OnInactivity(Duration::minutes(5))),
+            .with_expiry(Expiry::OnInactivity(IDLE)),
     )
+}
+
+/// `GET /visit` with the typed handle under our layer, sessions in `store`.
+///
+/// # Panics
+///
+/// Never: the layer's settings are fixed and valid.
+pub fn app_on_cas_store<S: CasStore>(store: S) -> Router {
+    let layer = SessionLayer::builder(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(IDLE))
+        .build()
+        .expect("fixed, valid settings");
+    Router::new().route("/visit", get(typed)).layer(layer)
 }

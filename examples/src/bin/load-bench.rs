@@ -1,11 +1,14 @@
 //! The load benchmark: `cargo run --release -p examples --bin load-bench`.
 //!
 //! Serves the same handler (load the session, increment the counter, push to
-//! the cart, respond) written four ways, on `MemoryStore` and, when
-//! `REDIS_URL` is set, on Redis, and drives each over loopback with keep-alive
-//! connections, each connection one browser with its own session cookie.
-//! Prints one table: requests/s (median of the runs), p99 latency, and each
-//! row's ratio to the raw single-key row and to bare axum.
+//! the cart, respond) written four ways, under tower-sessions' layer and
+//! ours, on `MemoryStore` and, when `REDIS_URL` is set, on Redis; and our
+//! layer on its compare-and-swap stores (`CasMemoryStore`, `RedisCasStore`).
+//! Drives each over loopback with keep-alive connections, each connection one
+//! browser with its own session cookie. Prints one table: requests/s (median
+//! of the runs), p99 latency, and each row's ratio to the typed handle under
+//! tower-sessions' layer on the same back end, to the raw single-key row and
+//! to bare axum.
 //!
 //! `BENCH_SECONDS` (default 3) is the length of one run, `BENCH_RUNS`
 //! (default 5) the number of runs per row, `BENCH_CONNECTIONS` (default 32)
@@ -16,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use examples::bench::{Variant, app};
+use examples::bench::{Variant, app, app_on_cas_store};
+use session_core::cas::{CasMemoryStore, RedisCasStore};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tower_sessions::MemoryStore;
@@ -35,6 +39,8 @@ struct Settings {
 /// One row of the table.
 struct Row {
     store: &'static str,
+    /// The tower-sessions store whose rows this one is compared with.
+    baseline: &'static str,
     variant: Variant,
     requests_per_second: f64,
     p99: Duration,
@@ -72,6 +78,11 @@ fn main() -> Result<(), Failure> {
         let router = app(variant, MemoryStore::default());
         targets.push(Target::serve(&server, router, "MemoryStore", variant)?);
     }
+    let router = app_on_cas_store(CasMemoryStore::new());
+    targets.push(
+        Target::serve(&server, router, "CasMemoryStore", Variant::TypedOurLayer)?
+            .compared_with("MemoryStore"),
+    );
     match std::env::var("REDIS_URL") {
         Ok(url) => {
             let pool = server.block_on(async {
@@ -83,6 +94,11 @@ fn main() -> Result<(), Failure> {
                 let router = app(variant, RedisStore::new(pool.clone()));
                 targets.push(Target::serve(&server, router, "Redis", variant)?);
             }
+            let router = app_on_cas_store(RedisCasStore::new(pool.clone()));
+            targets.push(
+                Target::serve(&server, router, "RedisCasStore", Variant::TypedOurLayer)?
+                    .compared_with("Redis"),
+            );
         }
         Err(_) => println!("Redis rows skipped: set REDIS_URL=redis://127.0.0.1:6379"),
     }
@@ -115,6 +131,7 @@ fn main() -> Result<(), Failure> {
 /// One variant served on a loopback port.
 struct Target {
     store: &'static str,
+    baseline: &'static str,
     variant: Variant,
     port: u16,
 }
@@ -135,9 +152,18 @@ impl Target {
         });
         Ok(Self {
             store,
+            baseline: store,
             variant,
             port,
         })
+    }
+
+    /// Compares this row with the rows of `store`.
+    fn compared_with(self, store: &'static str) -> Self {
+        Self {
+            baseline: store,
+            ..self
+        }
     }
 
     /// The row of this target from the latencies of its runs.
@@ -157,6 +183,7 @@ impl Target {
             .ok_or("no request completed")?;
         Ok(Row {
             store: self.store,
+            baseline: self.baseline,
             variant: self.variant,
             requests_per_second: *rates.get(rates.len() / 2).ok_or("no run was made")?,
             p99,
@@ -241,13 +268,16 @@ fn print_table(rows: &[Row], settings: &Settings) {
         settings.runs,
         settings.run.as_secs()
     );
-    println!("| store | handler | requests/s | p99 latency | vs raw single-key | vs bare axum |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!(
+        "| store | handler | requests/s | p99 latency | vs typed, tower-sessions layer | vs raw single-key | vs bare axum |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for row in rows {
-        let single_key = rows
-            .iter()
-            .find(|other| other.store == row.store && other.variant == Variant::RawSingleKey)
-            .map(|other| other.requests_per_second);
+        let of_baseline = |variant: Variant| {
+            rows.iter()
+                .find(|other| other.store == row.baseline && other.variant == variant)
+                .map(|other| other.requests_per_second)
+        };
         let ratio = |base: Option<f64>| {
             base.map_or_else(
                 || "-".to_owned(),
@@ -255,12 +285,13 @@ fn print_table(rows: &[Row], settings: &Settings) {
             )
         };
         println!(
-            "| {} | {} | {:.0} | {:.2} ms | {} | {} |",
+            "| {} | {} | {:.0} | {:.2} ms | {} | {} | {} |",
             row.store,
             row.variant.label(),
             row.requests_per_second,
             row.p99.as_secs_f64() * 1000.0,
-            ratio(single_key),
+            ratio(of_baseline(Variant::Typed)),
+            ratio(of_baseline(Variant::RawSingleKey)),
             ratio(bare),
         );
     }
