@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use session_core::cas::{CasStore, LastWriterWins};
-use session_core::layer::SessionLayer;
+use session_core::layer::{LayerConfigError, SessionLayer};
 use session_core::time::Duration;
 use session_core::{SessionError, SessionSchema};
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
@@ -153,32 +153,40 @@ async fn typed(visit: VisitSession) -> Result<Json<Reply>, SessionError> {
 const IDLE: Duration = Duration::minutes(5);
 
 /// `GET /visit` written as `variant`, sessions in `store`.
-pub fn app<S: SessionStore + Clone>(variant: Variant, store: S) -> Router {
+///
+/// # Errors
+///
+/// None with these settings; our layer checks its cookie settings when it
+/// is built.
+pub fn app<S: SessionStore + Clone>(
+    variant: Variant,
+    store: S,
+) -> Result<Router, LayerConfigError> {
     let router = match variant {
-        Variant::Bare => return Router::new().route("/visit", get(bare)),
+        Variant::Bare => return Ok(Router::new().route("/visit", get(bare))),
         Variant::TypedOurLayer => return app_on_cas_store(LastWriterWins::new(store)),
         Variant::RawPerKey => Router::new().route("/visit", get(raw_per_key)),
         Variant::RawSingleKey => Router::new().route("/visit", get(raw_single_key)),
         Variant::Typed => Router::new().route("/visit", get(typed)),
     };
     // Plain HTTP on loopback.
-    router.layer(
+    Ok(router.layer(
         SessionManagerLayer::new(store)
             .with_secure(false)
             .with_expiry(Expiry::OnInactivity(IDLE)),
-    )
+    ))
 }
 
 /// `GET /visit` with the typed handle under our layer, sessions in `store`.
 ///
-/// # Panics
+/// # Errors
 ///
-/// Never: the layer's settings are fixed and valid.
-pub fn app_on_cas_store<S: CasStore>(store: S) -> Router {
+/// None with these settings; the layer checks its cookie settings when it
+/// is built.
+pub fn app_on_cas_store<S: CasStore>(store: S) -> Result<Router, LayerConfigError> {
     let layer = SessionLayer::builder(store)
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(IDLE))
-        .build()
-        .expect("fixed, valid settings");
-    Router::new().route("/visit", get(typed)).layer(layer)
+        .build()?;
+    Ok(Router::new().route("/visit", get(typed)).layer(layer))
 }

@@ -3,8 +3,9 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use session_core::cas::CasStore;
+use session_core::layer::{LayerConfigError, SessionLayer};
 use session_core::{SessionError, SessionSchema};
-use tower_sessions::{SessionManagerLayer, SessionStore};
 
 // ANCHOR: counter
 /// How many times this visitor asked for `/incr`.
@@ -34,10 +35,15 @@ async fn incr(counter: CounterSession) -> Result<Json<Count>, SessionError> {
 }
 // ANCHOR_END: counter
 
-/// `GET /incr` over any tower-sessions store.
-pub fn app<S: SessionStore + Clone>(store: S) -> Router {
+/// `GET /incr`, sessions in `store`: a compare-and-swap store, or any
+/// tower-sessions store wrapped in `LastWriterWins`.
+///
+/// # Errors
+///
+/// None with these settings; the layer checks its cookie settings when it is
+/// built.
+pub fn app<S: CasStore>(store: S) -> Result<Router, LayerConfigError> {
     // Plain HTTP on loopback in the example; keep `Secure` in production.
-    Router::new()
-        .route("/incr", get(incr))
-        .layer(SessionManagerLayer::new(store).with_secure(false))
+    let sessions = SessionLayer::builder(store).with_secure(false).build()?;
+    Ok(Router::new().route("/incr", get(incr)).layer(sessions))
 }

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use session_core::cas::CasStore;
+use session_core::layer::{LayerConfigError, SameSite, SessionLayer};
 use session_core::{SessionError, SessionSchema};
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{SessionManagerLayer, SessionStore};
 
 use crate::html::escape;
 
@@ -53,20 +53,27 @@ pub struct Shop {
 pub const LOCALES: [&str; 3] = ["en", "fr", "de"];
 
 // ANCHOR: app
-/// The shop's routes over any tower-sessions store.
-pub fn app<S: SessionStore + Clone>(store: S) -> Router {
-    let sessions = SessionManagerLayer::new(store)
+/// The shop's routes, sessions in `store`: a compare-and-swap store, or any
+/// tower-sessions store wrapped in `LastWriterWins`.
+///
+/// # Errors
+///
+/// None with these settings; the layer checks its cookie settings when it is
+/// built.
+pub fn app<S: CasStore>(store: S) -> Result<Router, LayerConfigError> {
+    let sessions = SessionLayer::builder(store)
         // The example serves plain HTTP on loopback; in production keep the
         // default `Secure` cookie and serve HTTPS.
         .with_secure(false)
-        .with_same_site(SameSite::Lax);
-    Router::new()
+        .with_same_site(SameSite::Lax)
+        .build()?;
+    Ok(Router::new()
         .route("/", get(page))
         .route("/cart", post(add_to_cart))
         .route("/locale", post(set_locale))
         .route("/login", post(login))
         .route("/logout", post(logout))
-        .layer(sessions)
+        .layer(sessions))
 }
 // ANCHOR_END: app
 

@@ -11,7 +11,8 @@ use tower_sessions::MemoryStore;
 #[tokio::test]
 async fn every_variant_counts_and_caps_the_cart_alike() {
     for variant in Variant::ALL {
-        let mut browser = Browser::new(&app(variant, MemoryStore::default()));
+        let router = app(variant, MemoryStore::default()).expect("valid settings");
+        let mut browser = Browser::new(&router);
         let mut answers = Vec::new();
         for _ in 0..12 {
             let reply = browser.send("GET", "/visit").await;

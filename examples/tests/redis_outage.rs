@@ -12,6 +12,7 @@ mod support;
 
 use axum::http::StatusCode;
 use examples::counter::app;
+use session_core::cas::{LastWriterWins, RedisCasStore};
 use support::Browser;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
@@ -107,7 +108,7 @@ async fn an_outage_gives_503s_without_cookies_and_the_app_recovers() {
     .expect("a pool");
     pool.init().await.expect("connect");
     // ANCHOR_END: resilient
-    let mut browser = Browser::new(&app(RedisStore::new(pool)));
+    let mut browser = Browser::new(&app(RedisCasStore::new(pool)).expect("valid settings"));
 
     let first = browser.send("GET", "/incr").await;
     assert_eq!(
@@ -189,7 +190,9 @@ async fn a_record_that_does_not_decode_is_an_error_and_is_never_overwritten() {
     pool.init().await.unwrap_or_else(|error| {
         panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
     });
-    let mut browser = Browser::new(&app(RedisStore::new(pool.clone())));
+    let mut browser = Browser::new(
+        &app(LastWriterWins::new(RedisStore::new(pool.clone()))).expect("valid settings"),
+    );
 
     browser.send("GET", "/incr").await;
     let cookie = browser.cookie.clone().expect("a session cookie");

@@ -8,13 +8,14 @@ use std::process::Command;
 use axum::http::StatusCode;
 use axum::{Extension, Router};
 use examples::shop::{Shop, app};
+use session_core::cas::{CasMemoryStore, LastWriterWins};
 use session_core::{Clock, ManualClock};
 use support::process::{Running, free_port, http, start_listening};
 use support::{Browser, Reply, token_in};
 use tower_sessions::{MemoryStore, Session};
 
 fn shop() -> Router {
-    app(MemoryStore::default())
+    app(CasMemoryStore::new()).expect("valid settings")
 }
 
 async fn page(browser: &mut Browser) -> (String, String) {
@@ -194,13 +195,48 @@ async fn login_changes_the_session_cookie_and_the_old_one_is_dead() {
         "{body}"
     );
 
+    the_old_id_is_dead(&app, Some(before)).await;
+}
+
+/// A client that still holds an id that a log in or log out ended: while the
+/// store remembers the id as ended (a minute by default), a page that writes
+/// the session is refused and sets no cookie, so a request that was in
+/// flight cannot put a dead id back into the browser.
+async fn the_old_id_is_dead(app: &Router, old: Option<String>) {
+    let mut stale = Browser::new(app);
+    stale.cookie = old;
+    let reply = stale.send("GET", "/").await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert!(
+        reply.body.contains("ended by another request"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.set_cookie.is_none(), "no cookie for a dead id");
+}
+
+#[tokio::test]
+async fn once_the_ended_marker_is_gone_an_old_id_starts_a_fresh_session() {
+    let store = CasMemoryStore::new().with_ended_marker_lifetime(std::time::Duration::ZERO);
+    let app = app(store).expect("valid settings");
+    let mut browser = Browser::new(&app);
+    let (_, token) = page(&mut browser).await;
+    browser
+        .form("/login", &[("user_id", "42"), ("csrf_token", &token)])
+        .await;
+    let (_, token) = page(&mut browser).await;
+    add(&mut browser, &token, "jam", "1").await;
+    let logged_in = browser.cookie.clone();
+    browser.form("/logout", &[("csrf_token", &token)]).await;
+
     let mut stale = Browser::new(&app);
-    stale.cookie = Some(before);
+    stale.cookie = logged_in.clone();
     let (body, _) = page(&mut stale).await;
     assert!(
         !body.contains("Logged in") && body.contains(r#"<span id="count">0</span>"#),
         "{body}"
     );
+    assert_ne!(stale.cookie, logged_in, "a fresh session under a fresh id");
 }
 
 #[tokio::test]
@@ -247,13 +283,7 @@ async fn logout_ends_the_session() {
     assert_ne!(fresh, token, "a fresh session has a fresh token");
     assert_ne!(browser.cookie, logged_in, "and a fresh id");
 
-    let mut stale = Browser::new(&app);
-    stale.cookie = logged_in;
-    let (body, _) = page(&mut stale).await;
-    assert!(
-        !body.contains("Logged in") && body.contains(r#"<span id="count">0</span>"#),
-        "{body}"
-    );
+    the_old_id_is_dead(&app, logged_in).await;
 }
 
 #[tokio::test]
@@ -298,7 +328,7 @@ async fn a_cart_of_the_wrong_type_is_a_500_without_details() {
     let corrupting = Router::new()
         .route("/corrupt", axum::routing::post(corrupt))
         .layer(tower_sessions::SessionManagerLayer::new(store.clone()).with_secure(false));
-    let mut browser = Browser::new(&app(store));
+    let mut browser = Browser::new(&app(LastWriterWins::new(store)).expect("valid settings"));
     page(&mut browser).await;
     let mut raw = Browser::new(&corrupting);
     raw.cookie = browser.cookie.clone();

@@ -13,6 +13,7 @@ use examples::bench::Item;
 use serde::Serialize;
 use serde_json::Value;
 use session_core::SessionSchema;
+use session_core::cas::LastWriterWins;
 use support::{Browser, token_in};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::Result as StoreResult;
@@ -93,7 +94,8 @@ impl SessionStore for CountingStore {
 #[tokio::test]
 async fn a_request_loads_and_saves_at_most_once() {
     let store = CountingStore::default();
-    let shop: Router = examples::shop::app(store.clone());
+    let shop: Router =
+        examples::shop::app(LastWriterWins::new(store.clone())).expect("valid settings");
     let mut browser = Browser::new(&shop);
     let mut worst = (0, 0);
     let mut check = |what: &str, status: StatusCode, expected: StatusCode| {
@@ -135,7 +137,8 @@ async fn a_request_loads_and_saves_at_most_once() {
         StatusCode::SEE_OTHER,
     );
 
-    let bench: Router = examples::bench::app(examples::bench::Variant::Typed, store.clone());
+    let bench: Router = examples::bench::app(examples::bench::Variant::Typed, store.clone())
+        .expect("valid settings");
     let mut visitor = Browser::new(&bench);
     for _ in 0..3 {
         let visit = visitor.send("GET", "/visit").await;

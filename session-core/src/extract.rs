@@ -14,8 +14,9 @@ pub enum SessionRejection {
     /// The request carries no `tower_sessions::Session`: the router lacks a
     /// session layer.
     #[error(
-        "`{handle}` needs a session layer: add `.layer(tower_sessions::SessionManagerLayer::new(store))` \
-         to the router, outside every route that extracts `{handle}`"
+        "`{handle}` needs a session layer: add `.layer(session_core::layer::SessionLayer::builder(store).build()?)` \
+         (or tower-sessions' `SessionManagerLayer::new(store)`) to the router, outside every route \
+         that extracts `{handle}`"
     )]
     MissingSessionLayer {
         /// The name of the handle that was requested.

@@ -8,11 +8,10 @@
 
 use axum::Router;
 use examples::config::configured;
-use tower_sessions_redis_store::RedisStore;
+use session_core::cas::{PostgresCasStore, RedisCasStore, SqliteCasStore};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -39,7 +38,7 @@ async fn on_redis(url: &str) -> Result<(Router, String), Failure> {
         .await
         .map_err(|error| format!("cannot reach Redis at {url}: {error}"))?;
     Ok((
-        examples::counter::app(RedisStore::new(pool)),
+        examples::counter::app(RedisCasStore::new(pool))?,
         format!("Redis at {url}"),
     ))
 }
@@ -50,10 +49,10 @@ async fn on_postgres(url: &str) -> Result<(Router, String), Failure> {
         .connect(url)
         .await
         .map_err(|error| format!("cannot reach PostgreSQL at {url}: {error}"))?;
-    let store = PostgresStore::new(pool);
+    let store = PostgresCasStore::new(pool);
     store.migrate().await?;
     Ok((
-        examples::counter::app(store),
+        examples::counter::app(store)?,
         format!("PostgreSQL at {url}"),
     ))
 }
@@ -63,10 +62,10 @@ async fn on_sqlite() -> Result<(Router, String), Failure> {
     let pool = SqlitePoolOptions::new()
         .connect(&format!("sqlite://{database}?mode=rwc"))
         .await?;
-    let store = SqliteStore::new(pool);
+    let store = SqliteCasStore::new(pool);
     store.migrate().await?;
     Ok((
-        examples::counter::app(store),
+        examples::counter::app(store)?,
         format!("SQLite in {database}"),
     ))
 }

@@ -75,10 +75,10 @@ fn main() -> Result<(), Failure> {
 
     let mut targets = Vec::new();
     for variant in Variant::ALL {
-        let router = app(variant, MemoryStore::default());
+        let router = app(variant, MemoryStore::default())?;
         targets.push(Target::serve(&server, router, "MemoryStore", variant)?);
     }
-    let router = app_on_cas_store(CasMemoryStore::new());
+    let router = app_on_cas_store(CasMemoryStore::new())?;
     targets.push(
         Target::serve(&server, router, "CasMemoryStore", Variant::TypedOurLayer)?
             .compared_with("MemoryStore"),
@@ -91,10 +91,10 @@ fn main() -> Result<(), Failure> {
                 Ok::<_, Failure>(pool)
             })?;
             for variant in Variant::ALL.into_iter().skip(1) {
-                let router = app(variant, RedisStore::new(pool.clone()));
+                let router = app(variant, RedisStore::new(pool.clone()))?;
                 targets.push(Target::serve(&server, router, "Redis", variant)?);
             }
-            let router = app_on_cas_store(RedisCasStore::new(pool.clone()));
+            let router = app_on_cas_store(RedisCasStore::new(pool.clone()))?;
             targets.push(
                 Target::serve(&server, router, "RedisCasStore", Variant::TypedOurLayer)?
                     .compared_with("Redis"),

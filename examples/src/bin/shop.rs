@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use tower_sessions::ExpiredDeletion;
-use tower_sessions_sqlx_store::SqliteStore;
+use session_core::cas::SqliteCasStore;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -25,19 +24,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connect(&format!("sqlite://{database}?mode=rwc"))
         .await
         .map_err(|error| format!("cannot open the session database {database}: {error}"))?;
-    let store = SqliteStore::new(pool);
+    let store = SqliteCasStore::new(pool);
     store.migrate().await?;
-    // Remove records of expired sessions once a minute.
-    tokio::spawn(
-        store
-            .clone()
-            .continuously_delete_expired(Duration::from_secs(60)),
-    );
+    // Remove expired records and ended markers once a minute.
+    let purging = store.clone();
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            if let Err(error) = purging.purge_expired().await {
+                tracing::warn!(%error, "purging expired sessions failed; retrying in a minute");
+            }
+        }
+    });
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|error| format!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     println!("shop listening on http://127.0.0.1:{port} (sessions in {database})");
-    axum::serve(listener, examples::shop::app(store)).await?;
+    axum::serve(listener, examples::shop::app(store)?).await?;
     Ok(())
 }

@@ -46,7 +46,13 @@ pub use sqlite::SqliteCasStore;
 
 /// How long a deleted session's id stays marked as ended unless a store is
 /// told otherwise: longer than any request that may still carry the old id.
-pub const DEFAULT_ENDED_MARKER_LIFETIME: Duration = Duration::from_secs(5 * 60);
+///
+/// While the marker lives, a request that carries the old id and writes is
+/// answered `409` (its write would otherwise start a session whose cookie
+/// could overwrite the new one in the browser); afterwards such a request
+/// starts a fresh session. A minute covers requests in flight at the moment
+/// of a log out or log in with a wide margin.
+pub const DEFAULT_ENDED_MARKER_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The version of a stored record: it changes on every successful save.
 ///

@@ -28,9 +28,11 @@ pub(crate) enum Outcome {
     },
     /// The request ended its session and started no other.
     Ended,
-    /// Another request changed the same keys, or ended the session: nothing
-    /// was written.
+    /// Another request changed the same keys: nothing was written.
     Conflict,
+    /// Another request ended the session (log out, id rotation) that this
+    /// one wrote to: nothing was written.
+    EndedElsewhere,
     /// The store failed: nothing more was written.
     Unavailable,
 }
@@ -58,7 +60,7 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
                 tracing::info!(
                     "a request wrote to a session that a concurrent request ended; nothing saved"
                 );
-                Ok(Outcome::Conflict)
+                Ok(Outcome::EndedElsewhere)
             }
             _ => create(store, record).await,
         },
@@ -164,7 +166,7 @@ async fn replace<S: CasStore>(
                 tracing::info!(
                     "a session was ended by a concurrent request while this one replaced it; nothing saved"
                 );
-                return Ok(Outcome::Conflict);
+                return Ok(Outcome::EndedElsewhere);
             }
             Written::Conflict => {}
         }
@@ -173,7 +175,7 @@ async fn replace<S: CasStore>(
             revision: current,
         } = store.load(&old_id).await?
         else {
-            return Ok(Outcome::Conflict);
+            return Ok(Outcome::EndedElsewhere);
         };
         match rebase(&base, &record.data, &theirs.data) {
             Ok(merged) => {
@@ -197,7 +199,7 @@ fn gone(base: &Data, data: &Data) -> Outcome {
         tracing::info!(
             "a request wrote to a session that a concurrent request ended; nothing saved"
         );
-        Outcome::Conflict
+        Outcome::EndedElsewhere
     }
 }
 

@@ -18,9 +18,18 @@
 //! - **Deleted stays deleted.** A log out, `flush` or id rotation deletes the
 //!   record for good; a concurrent save to it is refused (`409`), and a
 //!   request that still carries the ended id cannot start a session with
-//!   its writes (`409`) while the store remembers the id as ended.
+//!   its writes (`409`) while the store remembers the id as ended
+//!   ([`DEFAULT_ENDED_MARKER_LIFETIME`](crate::cas::DEFAULT_ENDED_MARKER_LIFETIME));
+//!   its reads see an empty session. Afterwards such a request starts a
+//!   fresh session under a new id.
 //! - **Nothing saved on failure.** A `5xx` from the handler saves nothing;
-//!   a store outage is a `503`; conflicts and outages never set a cookie.
+//!   a store outage is a `503`, a stored record that does not decode a
+//!   `500` (and the record is left as it is); conflicts and failures never
+//!   set a cookie.
+//! - **Only what changes is sent.** A save under an id the client already
+//!   has sends the cookie again only to move its expiry
+//!   (`Expiry::OnInactivity`, `Expiry::AtDateTime`), so a response overtaken
+//!   by a log in's response cannot put the old id back into the browser.
 //! - **No caching of session cookies.** A response that sets the cookie
 //!   gets `Cache-Control: no-store`.
 //! - **Ids only from the server.** An id the store does not know is never

@@ -45,8 +45,11 @@ pub(crate) enum Failure {
     /// Other requests of the same session held it longer than the layer
     /// waits.
     Busy,
-    /// The store could not be reached or returned something unreadable.
+    /// The store could not be reached.
     Unavailable,
+    /// The stored record does not decode. It is left as it is, never
+    /// overwritten, so it can be inspected.
+    Corrupt,
 }
 
 /// The `SessionStore` behind one request's `Session`.
@@ -115,7 +118,10 @@ impl<S: CasStore> SessionStore for RequestStore<S> {
             Ok(loaded) => loaded,
             Err(error) => {
                 tracing::error!(%error, "the session store failed to load a session");
-                self.state().failure = Some(Failure::Unavailable);
+                self.state().failure = Some(match error {
+                    session_store::Error::Decode(_) => Failure::Corrupt,
+                    _ => Failure::Unavailable,
+                });
                 return Err(error);
             }
         };

@@ -136,6 +136,7 @@ async fn finish<S: CasStore, B: From<&'static str>>(
             );
         }
         Outcome::Conflict => return conflict_response(),
+        Outcome::EndedElsewhere => return ended_response(),
         Outcome::Unavailable => return failure_response(Failure::Unavailable),
     }
     response
@@ -166,6 +167,14 @@ fn conflict_response<B: From<&'static str>>() -> Response<B> {
     )
 }
 
+fn ended_response<B: From<&'static str>>() -> Response<B> {
+    plain_response(
+        StatusCode::CONFLICT,
+        "This session was ended by another request (a log out or a log in); nothing was saved. \
+         Reload the page to continue.",
+    )
+}
+
 fn failure_response<B: From<&'static str>>(failure: Failure) -> Response<B> {
     match failure {
         Failure::Busy => {
@@ -181,6 +190,10 @@ fn failure_response<B: From<&'static str>>(failure: Failure) -> Response<B> {
         Failure::Unavailable => plain_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "The session store is unavailable; try again shortly.",
+        ),
+        Failure::Corrupt => plain_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The session could not be read or written.",
         ),
     }
 }
