@@ -49,6 +49,7 @@ fn env_url(variable: &str, example: &str) -> Option<String> {
     url
 }
 
+// ANCHOR: deploy
 /// One deployment of our layer per store handle: one handle is one
 /// instance, several handles of one store are several instances.
 async fn ours<S: CasStore + Clone>(label: &str, stores: Vec<S>) -> Deployment {
@@ -69,6 +70,7 @@ async fn ours<S: CasStore + Clone>(label: &str, stores: Vec<S>) -> Deployment {
         ours: true,
     }
 }
+// ANCHOR_END: deploy
 
 /// T1, T2, T3 and T11 on one instance, then on two.
 async fn every_race<S: CasStore + Clone>(

@@ -32,6 +32,7 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
+// ANCHOR: redis
 async fn on_redis(url: &str) -> Result<(Router, String), Failure> {
     let pool = Pool::new(Config::from_url(url)?, None, None, None, 2)?;
     pool.init()
@@ -43,6 +44,9 @@ async fn on_redis(url: &str) -> Result<(Router, String), Failure> {
     ))
 }
 
+// ANCHOR_END: redis
+
+// ANCHOR: postgres
 async fn on_postgres(url: &str) -> Result<(Router, String), Failure> {
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -57,6 +61,9 @@ async fn on_postgres(url: &str) -> Result<(Router, String), Failure> {
     ))
 }
 
+// ANCHOR_END: postgres
+
+// ANCHOR: sqlite
 async fn on_sqlite() -> Result<(Router, String), Failure> {
     let database = configured("COUNTER_DB").unwrap_or_else(|| "counter.sqlite".to_owned());
     let pool = SqlitePoolOptions::new()
@@ -69,3 +76,4 @@ async fn on_sqlite() -> Result<(Router, String), Failure> {
         format!("SQLite in {database}"),
     ))
 }
+// ANCHOR_END: sqlite

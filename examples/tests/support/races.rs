@@ -93,6 +93,7 @@ async fn log_out(race: RaceSession) -> Result<(), SessionError> {
     race.flush().await
 }
 
+// ANCHOR: slow_write
 /// Reads the session, tells the test, waits for its go, then writes `b`.
 async fn slow_write(
     race: RaceSession,
@@ -113,6 +114,7 @@ async fn slow_write(
     race.set_b(b + 1).await?;
     Ok(StatusCode::OK)
 }
+// ANCHOR_END: slow_write
 
 /// The race handlers; the caller adds the session layer under test.
 pub(crate) fn routes(gates: Gates) -> Router {
