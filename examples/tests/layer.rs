@@ -1,9 +1,7 @@
 //! The HTTP behaviour of `session_core::layer::SessionLayer`, driven in
 //! process through an axum `Router`: the cookie it sets, the caching it
 //! forbids, what it refuses, and what it never saves. Each test is named
-//! after the behaviour it checks; the ones marked `#[ignore]` assert what
-//! the module doc of `session_core::layer` promises and the layer does not
-//! do yet.
+//! after the behaviour it checks.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -761,8 +759,6 @@ async fn ended_id_reads_empty_and_its_writes_are_refused_with_409() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: flush without a prior read never takes the session's lock (request_store.rs \
-            `delete`), so a logout runs during another request of its session"]
 async fn logout_waits_for_a_running_request_of_its_session() {
     let held = HeldRequest::start(CasMemoryStore::new(), "GET").await;
     let logout = held.send("POST", "/logout").await;
@@ -774,8 +770,6 @@ async fn logout_waits_for_a_running_request_of_its_session() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: with a plain store in one instance, a write that loaded before a logout \
-            brings the logged-out session back, since the logout does not wait for it"]
 async fn plain_store_logout_during_a_write_is_not_undone() {
     let store = MemoryStore::default();
     let held = HeldRequest::start(LastWriterWins::new(store.clone()), "POST").await;
@@ -893,8 +887,6 @@ async fn plain_store_logout_ends_the_session() {
 // The raw tower-sessions API.
 
 #[tokio::test]
-#[ignore = "BUG: tower-sessions' `Session::clear` without a prior read saves without loading; \
-            commit.rs answers 409 with no concurrent request"]
 async fn raw_clear_without_a_read_empties_the_session() {
     let (app, _store) = default_app();
     let cookie = send(&app, "POST", "/count", &[]).await.cookie();

@@ -437,10 +437,8 @@ pub(crate) async fn t2_logout_stays_logged_out(deployment: &Deployment, trials: 
             assert_eq!(reply.status, StatusCode::OK, "logout: {reply:?}");
             gate.go.notify_one();
         } else {
-            // One instance of our layer: a logout that reads the session
-            // waits for the writer's lock, so release the writer first; one
-            // that does not read it deletes at once. Either order must end
-            // with the session deleted.
+            // One instance of our layer: the logout waits for the writer's
+            // session lock, so release the writer and let them queue.
             gate.go.notify_one();
             let reply = logout.await.expect("logout");
             assert_eq!(reply.status, StatusCode::OK, "logout: {reply:?}");

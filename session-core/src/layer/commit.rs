@@ -52,8 +52,13 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
                 record: base,
                 revision,
             }) => save(store, base.data, record, revision).await,
-            // `Session` saves under an id only after loading it live.
-            _ => Ok(Outcome::Conflict),
+            // The record vanished (expired) before a `clear` and new writes
+            // were saved: start a new session, never under the old id.
+            Some(Loaded::Missing) => create(store, record).await,
+            Some(Loaded::Ended) if !record.data.is_empty() => Ok(Outcome::EndedElsewhere),
+            Some(Loaded::Ended) => Ok(Outcome::Unchanged),
+            // The request store loads before it accepts a save.
+            None => Ok(Outcome::Conflict),
         },
         (None, Some(Pending::Create(record))) => match loaded {
             Some(Loaded::Ended) if !record.data.is_empty() => {

@@ -97,23 +97,31 @@ pub(crate) fn lock_state(state: &Mutex<RequestState>) -> MutexGuard<'_, RequestS
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[async_trait]
-impl<S: CasStore> SessionStore for RequestStore<S> {
-    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let needs_lock = self.state().guard.is_none();
-        if needs_lock {
-            let Some(guard) = self.locks.acquire(*id, self.lock_wait).await else {
-                tracing::warn!(
-                    waited_ms = self.lock_wait.as_millis(),
-                    "other requests of this session held it too long; answering 503"
-                );
-                return Err(self.fail(
-                    Failure::Busy,
-                    "other requests of this session are still running",
-                ));
-            };
-            self.state().guard = Some(guard);
+impl<S: CasStore> RequestStore<S> {
+    /// Takes this session's lock in this instance, unless the request holds
+    /// it already. Every first access to a known id goes through here, so a
+    /// log out that never reads the session still waits its turn.
+    async fn hold_lock(&self, id: &Id) -> session_store::Result<()> {
+        if self.state().guard.is_some() {
+            return Ok(());
         }
+        let Some(guard) = self.locks.acquire(*id, self.lock_wait).await else {
+            tracing::warn!(
+                waited_ms = self.lock_wait.as_millis(),
+                "other requests of this session held it too long; answering 503"
+            );
+            return Err(self.fail(
+                Failure::Busy,
+                "other requests of this session are still running",
+            ));
+        };
+        self.state().guard = Some(guard);
+        Ok(())
+    }
+
+    /// Loads `id` from the store and remembers what was there.
+    async fn load_base(&self, id: &Id) -> session_store::Result<Loaded> {
+        self.hold_lock(id).await?;
         let loaded = match self.store.load(id).await {
             Ok(loaded) => loaded,
             Err(error) => {
@@ -128,15 +136,27 @@ impl<S: CasStore> SessionStore for RequestStore<S> {
         if loaded == Loaded::Ended {
             tracing::debug!("the request carries the id of a session that has just ended");
         }
-        let record = match &loaded {
-            Loaded::Live { record, .. } => Some(record.clone()),
+        self.state().loaded = Some(loaded.clone());
+        Ok(loaded)
+    }
+}
+
+#[async_trait]
+impl<S: CasStore> SessionStore for RequestStore<S> {
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        Ok(match self.load_base(id).await? {
+            Loaded::Live { record, .. } => Some(record),
             Loaded::Ended | Loaded::Missing => None,
-        };
-        self.state().loaded = Some(loaded);
-        Ok(record)
+        })
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // `Session::clear` builds a record without loading one; the commit
+        // needs to know what it replaces.
+        let never_loaded = self.state().loaded.is_none();
+        if never_loaded {
+            self.load_base(&record.id).await?;
+        }
         self.state().pending = Some(Pending::Save(record.clone()));
         Ok(())
     }
@@ -148,6 +168,11 @@ impl<S: CasStore> SessionStore for RequestStore<S> {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let created_here =
+            matches!(&self.state().pending, Some(Pending::Create(record)) if record.id == *id);
+        if !created_here {
+            self.hold_lock(id).await?;
+        }
         let mut state = self.state();
         match &state.pending {
             // A record this request created but never stored: forget it.
