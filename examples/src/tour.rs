@@ -10,24 +10,22 @@
 //! | `sess.Regenerate()` | `tour.cycle_id()` |
 //! | `sess.SetExpiry(d)` / `Options{MaxAge}` | `Session::set_expiry` |
 //! | `sess.ID()` | `tour.id()` |
-//! | Fiber's `KeyLookup: "header:X-Session-Id"` | [`session_id_header`] |
+//! | Fiber's `KeyLookup: "header:X-Session-Id"` | [`SessionLayer`]'s [`with_header`](session_core::layer::SessionLayerBuilder::with_header)`(SESSION_ID_HEADER)` |
 
-use axum::extract::{Path, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{Next, from_fn};
+use axum::extract::Path;
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use session_core::cas::CasStore;
+use session_core::layer::{Expiry, LayerConfigError, SessionLayer};
 use session_core::time::Duration;
 use session_core::{SessionError, SessionSchema};
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
-/// The header an API client sends the session id in, and reads it back from.
+/// The header an API client sends the session id in, and reads a new id
+/// from.
 pub const SESSION_ID_HEADER: HeaderName = HeaderName::from_static("x-session-id");
-
-/// The session cookie's name (tower-sessions' default).
-const COOKIE_NAME: &str = "id";
 
 /// The longest expiry `/expiry/{seconds}` accepts: 30 days.
 const MAX_EXPIRY_SECONDS: i64 = 30 * 24 * 60 * 60;
@@ -45,21 +43,36 @@ pub struct Tour {
 }
 // ANCHOR_END: schema
 
-/// The tour's routes over any tower-sessions store.
-pub fn app<S: SessionStore + Clone>(store: S) -> Router {
-    Router::new()
+// ANCHOR: header
+/// The tour's routes, sessions in `store`: a compare-and-swap store, or any
+/// tower-sessions store wrapped in `LastWriterWins`.
+///
+/// Browsers carry the session in the cookie. An API client that keeps no
+/// cookies sends the `x-session-id` header instead (empty to start a
+/// session) and reads a new id from the same response header; it never gets
+/// a cookie. An id that does not parse or that the store does not know is
+/// never adopted, and the query string is never read (OWASP ASVS 3.1.1).
+///
+/// # Errors
+///
+/// None with these settings; the layer checks its settings when it is
+/// built.
+pub fn app<S: CasStore>(store: S) -> Result<Router, LayerConfigError> {
+    let sessions = SessionLayer::builder(store)
+        // Plain HTTP on loopback in the example; keep `Secure` in production.
+        .with_secure(false)
+        .with_header(SESSION_ID_HEADER.as_str())
+        .build()?;
+    Ok(Router::new()
         .route("/", get(visit))
         .route("/keys", get(keys))
         .route("/name/{name}", post(set_name))
         .route("/regenerate", post(regenerate))
         .route("/destroy", post(destroy))
         .route("/expiry/{seconds}", post(set_expiry))
-        // Plain HTTP on loopback in the example; keep `Secure` in production.
-        .layer(SessionManagerLayer::new(store).with_secure(false))
-        // Outside the session layer, so it sees the request first and the
-        // response last.
-        .layer(from_fn(session_id_header))
+        .layer(sessions))
 }
+// ANCHOR_END: header
 
 /// The session as the tour shows it.
 #[derive(Debug, Serialize)]
@@ -124,7 +137,8 @@ async fn regenerate(tour: TourSession) -> Result<Json<Summary>, SessionError> {
     Ok(Json(summary(&tour).await?))
 }
 
-/// Deletes the session and its record; the cookie is removed.
+/// Deletes the session and its record; the cookie is removed, or for an API
+/// client the header comes back empty.
 async fn destroy(tour: TourSession) -> Result<StatusCode, SessionError> {
     tour.flush().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -141,65 +155,11 @@ async fn set_expiry(tour: TourSession, Path(seconds): Path<i64>) -> Response {
     }
     tour.raw()
         .set_expiry(Some(Expiry::OnInactivity(Duration::seconds(seconds))));
-    // Saving a value makes the layer write the record and the cookie.
+    // Saving a value makes the layer write the record and send the id again
+    // (cookie or header) with the new lifetime.
     match tour.update_visits(|_| ()).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => error.into_response(),
     }
 }
 // ANCHOR_END: handlers
-
-// ANCHOR: header
-/// Lets an API client that keeps no cookies carry its session in the
-/// `x-session-id` header: the header's id becomes the session cookie of the
-/// request, and the id the session layer sets comes back in the same header.
-///
-/// Only a header, never the query string: ids in URLs end up in logs,
-/// browser history and `Referer` headers (OWASP ASVS 3.1.1). A request whose
-/// header is not a well-formed id is refused with 400, so nothing but an id
-/// reaches the cookie parser.
-pub async fn session_id_header(mut request: Request, next: Next) -> Response {
-    if let Some(id) = request.headers().get(&SESSION_ID_HEADER) {
-        let Some(cookie) = id
-            .to_str()
-            .ok()
-            .filter(|id| is_well_formed_id(id))
-            .and_then(|id| HeaderValue::from_str(&format!("{COOKIE_NAME}={id}")).ok())
-        else {
-            return (
-                StatusCode::BAD_REQUEST,
-                "x-session-id must be a session id (1 to 64 letters, digits, '-' or '_')",
-            )
-                .into_response();
-        };
-        // The header replaces any cookie: one request, one session.
-        request.headers_mut().insert(header::COOKIE, cookie);
-    }
-    let mut response = next.run(request).await;
-    let issued = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter(|cookie| !cookie.contains("Max-Age=0"))
-        .find_map(|cookie| {
-            cookie
-                .split(';')
-                .next()?
-                .strip_prefix(COOKIE_NAME)?
-                .strip_prefix('=')
-                .and_then(|id| HeaderValue::from_str(id).ok())
-        });
-    if let Some(id) = issued {
-        response.headers_mut().insert(SESSION_ID_HEADER, id);
-    }
-    response
-}
-// ANCHOR_END: header
-
-fn is_well_formed_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
-}
