@@ -4,8 +4,8 @@
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 
-use super::merge::{Data, changed_keys, rebase};
-use super::request_store::{Pending, RequestState};
+use super::merge::{Base, Data};
+use super::request_store::{Pending, RequestState, Snapshot};
 use crate::cas::{CasStore, Loaded, Revision, Written};
 
 /// How often a save reloads and merges before it gives up with a conflict.
@@ -48,20 +48,19 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
     let result = match (deleted, pending) {
         (None, None) => Ok(Outcome::Unchanged),
         (None, Some(Pending::Save(record))) => match loaded {
-            Some(Loaded::Live {
-                record: base,
-                revision,
-            }) => save(store, base.data, record, revision).await,
+            Some(Snapshot::Live { revision, base, .. }) => {
+                save(store, base, record, revision).await
+            }
             // The record vanished (expired) before a `clear` and new writes
             // were saved: start a new session, never under the old id.
-            Some(Loaded::Missing) => create(store, record).await,
-            Some(Loaded::Ended) if !record.data.is_empty() => Ok(Outcome::EndedElsewhere),
-            Some(Loaded::Ended) => Ok(Outcome::Unchanged),
+            Some(Snapshot::Missing) => create(store, record).await,
+            Some(Snapshot::Ended) if !record.data.is_empty() => Ok(Outcome::EndedElsewhere),
+            Some(Snapshot::Ended) => Ok(Outcome::Unchanged),
             // The request store loads before it accepts a save.
             None => Ok(Outcome::Conflict),
         },
         (None, Some(Pending::Create(record))) => match loaded {
-            Some(Loaded::Ended) if !record.data.is_empty() => {
+            Some(Snapshot::Ended) if !record.data.is_empty() => {
                 tracing::info!(
                     "a request wrote to a session that a concurrent request ended; nothing saved"
                 );
@@ -71,10 +70,11 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
         },
         (Some(id), None) => store.delete(&id, None).await.map(|_| Outcome::Ended),
         (Some(id), Some(Pending::Create(record))) => match loaded {
-            Some(Loaded::Live {
-                record: base,
+            Some(Snapshot::Live {
+                id: loaded_id,
                 revision,
-            }) if base.id == id => replace(store, id, base.data, revision, record).await,
+                base,
+            }) if loaded_id == id => replace(store, id, base, revision, record).await,
             _ => match store.delete(&id, None).await {
                 Ok(_) => create(store, record).await,
                 Err(error) => Err(error),
@@ -107,7 +107,7 @@ async fn create<S: CasStore>(store: &S, mut record: Record) -> session_store::Re
 /// of requests that saved in between.
 async fn save<S: CasStore>(
     store: &S,
-    mut base: Data,
+    mut base: Base,
     mut record: Record,
     mut revision: Revision,
 ) -> session_store::Result<Outcome> {
@@ -129,18 +129,18 @@ async fn save<S: CasStore>(
         else {
             return Ok(gone(&base, &record.data));
         };
-        if changed_keys(&base, &record.data).is_empty() {
+        if base.changed_keys(&record.data).is_empty() {
             // Only the expiry was to be refreshed, and a newer save did it.
             return Ok(Outcome::Stored {
                 id: record.id,
                 new_id: false,
             });
         }
-        match rebase(&base, &record.data, &theirs.data) {
+        match base.rebase(&record.data, &theirs.data) {
             Ok(merged) => {
                 record.data = merged;
                 record.expiry_date = record.expiry_date.max(theirs.expiry_date);
-                base = theirs.data;
+                base = Base::of(&theirs.data);
                 revision = current;
             }
             Err(keys) => return Ok(conflict(&keys)),
@@ -160,7 +160,7 @@ async fn save<S: CasStore>(
 async fn replace<S: CasStore>(
     store: &S,
     old_id: Id,
-    mut base: Data,
+    mut base: Base,
     mut revision: Revision,
     mut record: Record,
 ) -> session_store::Result<Outcome> {
@@ -182,10 +182,10 @@ async fn replace<S: CasStore>(
         else {
             return Ok(Outcome::EndedElsewhere);
         };
-        match rebase(&base, &record.data, &theirs.data) {
+        match base.rebase(&record.data, &theirs.data) {
             Ok(merged) => {
                 record.data = merged;
-                base = theirs.data;
+                base = Base::of(&theirs.data);
                 revision = current;
             }
             Err(keys) => return Ok(conflict(&keys)),
@@ -196,8 +196,8 @@ async fn replace<S: CasStore>(
 
 /// A save found its record gone. With changes that is a conflict (deleted
 /// stays deleted); with none there was nothing to keep.
-fn gone(base: &Data, data: &Data) -> Outcome {
-    if changed_keys(base, data).is_empty() {
+fn gone(base: &Base, data: &Data) -> Outcome {
+    if base.changed_keys(data).is_empty() {
         tracing::debug!("an expiry refresh found its session ended; nothing to write");
         Outcome::Unchanged
     } else {

@@ -29,6 +29,17 @@ impl SessionLocks {
     /// wait ran out.
     pub(crate) async fn acquire(self: &Arc<Self>, id: Id, wait: Duration) -> Option<SessionGuard> {
         let lock = Arc::clone(self.map().entry(id).or_default());
+        // Uncontended, the common case: no timer to arm and cancel.
+        let lock = match Arc::clone(&lock).try_lock_owned() {
+            Ok(guard) => {
+                return Some(SessionGuard {
+                    guard: Some(guard),
+                    locks: Arc::clone(self),
+                    id,
+                });
+            }
+            Err(_held) => lock,
+        };
         let acquired = tokio::time::timeout(wait, lock.lock_owned()).await;
         match acquired {
             Ok(guard) => Some(SessionGuard {

@@ -12,14 +12,15 @@ use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 
 use super::locks::{SessionGuard, SessionLocks};
-use crate::cas::{CasStore, Loaded};
+use super::merge::Base;
+use crate::cas::{CasStore, Loaded, Revision};
 
 /// What one request did to its session, read by the commit after the
 /// handler returned.
 #[derive(Debug, Default)]
 pub(crate) struct RequestState {
     /// What the store held when the session was first loaded.
-    pub(crate) loaded: Option<Loaded>,
+    pub(crate) loaded: Option<Snapshot>,
     /// The write the session asked for last.
     pub(crate) pending: Option<Pending>,
     /// The stored id the session deleted (log out, id rotation).
@@ -28,6 +29,21 @@ pub(crate) struct RequestState {
     pub(crate) failure: Option<Failure>,
     /// Held from the first load until the commit is done.
     pub(crate) guard: Option<SessionGuard>,
+}
+
+/// What a request found in the store, as much as the commit needs.
+#[derive(Debug)]
+pub(crate) enum Snapshot {
+    /// A live record at `revision`, its data fingerprinted.
+    Live {
+        id: Id,
+        revision: Revision,
+        base: Base,
+    },
+    /// The session was ended a short while ago.
+    Ended,
+    /// Nothing (or nothing live) is stored under the id.
+    Missing,
 }
 
 /// A write the session asked for.
@@ -133,10 +149,19 @@ impl<S: CasStore> RequestStore<S> {
                 return Err(error);
             }
         };
-        if loaded == Loaded::Ended {
-            tracing::debug!("the request carries the id of a session that has just ended");
-        }
-        self.state().loaded = Some(loaded.clone());
+        let snapshot = match &loaded {
+            Loaded::Live { record, revision } => Snapshot::Live {
+                id: record.id,
+                revision: *revision,
+                base: Base::of(&record.data),
+            },
+            Loaded::Ended => {
+                tracing::debug!("the request carries the id of a session that has just ended");
+                Snapshot::Ended
+            }
+            Loaded::Missing => Snapshot::Missing,
+        };
+        self.state().loaded = Some(snapshot);
         Ok(loaded)
     }
 }
