@@ -109,6 +109,39 @@ pub enum SessionError {
     /// not be reached.
     #[error("the session store failed: {0}")]
     Store(#[from] StoreError),
+
+    /// A cookie session (`layer::cookie::CookieSessionLayer`) grew past what
+    /// browsers keep. The cookie was not sent, so the browser keeps the
+    /// previous one, and the request's changes are lost: the response is a
+    /// `500`, never a silently dropped cookie.
+    #[error(
+        "the session cookie would be {size} bytes, over the {limit} browsers keep; \
+         the largest values: {}",
+        list_sizes(.largest)
+    )]
+    CookieTooLarge {
+        /// The length of the whole `Set-Cookie` header value, in bytes.
+        size: usize,
+        /// The most the layer sends, in bytes.
+        limit: usize,
+        /// The storage keys taking the most room, largest first, with the
+        /// bytes each takes in the payload before encryption (about a third
+        /// more once sealed). Never the values.
+        largest: Vec<(String, usize)>,
+    },
+}
+
+/// `` `key` 12 bytes, `other` 3 bytes `` for [`SessionError::CookieTooLarge`].
+fn list_sizes(sizes: &[(String, usize)]) -> String {
+    let listed: Vec<String> = sizes
+        .iter()
+        .map(|(key, bytes)| format!("`{key}` {bytes} bytes"))
+        .collect();
+    if listed.is_empty() {
+        "none (the session is empty)".to_owned()
+    } else {
+        listed.join(", ")
+    }
 }
 
 /// A failure of the untyped session or of the store behind it.

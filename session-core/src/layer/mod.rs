@@ -41,6 +41,8 @@
 
 mod commit;
 mod config;
+#[cfg(feature = "cookie-sessions")]
+pub mod cookie;
 mod locks;
 mod merge;
 mod request_store;

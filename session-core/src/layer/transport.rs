@@ -112,7 +112,7 @@ pub(crate) fn write_id(
     forbid_caching(headers);
 }
 
-fn base_cookie(settings: &Settings, value: String) -> Cookie<'static> {
+pub(super) fn base_cookie(settings: &Settings, value: String) -> Cookie<'static> {
     let mut cookie = Cookie::build((settings.name.clone(), value))
         .path(settings.path.clone())
         .secure(settings.secure)
@@ -135,7 +135,7 @@ fn session_cookie(settings: &Settings, value: String, expiry: Option<Expiry>) ->
     cookie
 }
 
-fn removal_cookie(settings: &Settings) -> Cookie<'static> {
+pub(super) fn removal_cookie(settings: &Settings) -> Cookie<'static> {
     let mut cookie = base_cookie(settings, String::new());
     cookie.set_max_age(time::Duration::ZERO);
     cookie.set_expires(OffsetDateTime::UNIX_EPOCH);

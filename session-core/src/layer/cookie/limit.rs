@@ -1,0 +1,105 @@
+//! The size browsers keep, and which values take the room when a session
+//! outgrows it.
+
+use crate::error::SessionError;
+
+use super::payload::Data;
+
+/// The longest `Set-Cookie` header value, in bytes, the layer sends: the
+/// 4096 bytes per cookie that RFC 6265 (section 6.1) asks browsers to keep
+/// at least, and which Chrome, Firefox and Safari drop silently beyond.
+/// Measured over the whole header value (name, sealed value and
+/// attributes), which is stricter than every browser.
+pub const COOKIE_SIZE_LIMIT: usize = 4096;
+
+/// A request bringing a cookie longer than this is not even decrypted: the
+/// layer never sends one past [`COOKIE_SIZE_LIMIT`].
+pub(super) const LONGEST_OPENED: usize = 2 * COOKIE_SIZE_LIMIT;
+
+/// How many of the largest values the error names.
+const NAMED: usize = 3;
+
+/// The `count` storage keys whose JSON entries (`"key":value`) are longest,
+/// longest first, ties by key: what to shrink when the cookie is too large.
+pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
+    let mut sizes: Vec<(String, usize)> = data
+        .iter()
+        .map(|(key, value)| (key.clone(), entry_size(key, value)))
+        .collect();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sizes.truncate(count);
+    sizes
+}
+
+/// The bytes `"key":value` takes in the payload's JSON, before encryption
+/// and base64 (which add about a third).
+fn entry_size(key: &str, value: &serde_json::Value) -> usize {
+    let key = serde_json::to_string(key).map_or(key.len() + 2, |quoted| quoted.len());
+    let value = serde_json::to_string(value).map_or(0, |text| text.len());
+    key + 1 + value
+}
+
+/// The error for a cookie of `size` bytes made from `data`.
+pub(super) fn too_large(size: usize, data: &Data) -> SessionError {
+    SessionError::CookieTooLarge {
+        size,
+        limit: COOKIE_SIZE_LIMIT,
+        largest: largest(data, NAMED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_largest_entries_first() {
+        let data = Data::from([
+            ("shop.cart".to_owned(), json!(["x".repeat(3000)])),
+            ("shop.locale".to_owned(), json!("en")),
+            ("shop.notice".to_owned(), json!("y".repeat(100))),
+            ("shop.__version".to_owned(), json!(1)),
+            ("b".to_owned(), json!("é")),
+        ]);
+        let top = largest(&data, 3);
+        assert_eq!(
+            top,
+            vec![
+                // `"shop.cart":["xxx…"]`
+                ("shop.cart".to_owned(), 12 + 3004),
+                ("shop.notice".to_owned(), 14 + 102),
+                // 18 bytes like `"shop.locale":"en"`, first by key.
+                ("shop.__version".to_owned(), 17 + 1),
+            ]
+        );
+        assert_eq!(largest(&data, 10).len(), 5);
+        assert_eq!(largest(&Data::new(), 3), vec![]);
+    }
+
+    #[test]
+    fn ties_are_ordered_by_key() {
+        let data = Data::from([
+            ("b".to_owned(), json!(1)),
+            ("a".to_owned(), json!(2)),
+            ("c".to_owned(), json!(3)),
+        ]);
+        let keys: Vec<String> = largest(&data, 2).into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["a", "b"]);
+    }
+
+    #[test]
+    fn the_error_names_size_limit_and_largest_keys() {
+        let data = Data::from([
+            ("shop.cart".to_owned(), json!(["x".repeat(4000)])),
+            ("shop.locale".to_owned(), json!("en")),
+        ]);
+        let message = too_large(5123, &data).to_string();
+        assert_eq!(
+            message,
+            "the session cookie would be 5123 bytes, over the 4096 browsers keep; \
+             the largest values: `shop.cart` 4016 bytes, `shop.locale` 18 bytes"
+        );
+    }
+}
