@@ -32,7 +32,7 @@
 //! {"v":1,"id":"mRl2S5MgMYa6XwOVhPv3vw","issued":1700000000,
 //!  "idle_until":1700007200,"absolute_until":1700604800,
 //!  "data":{"shop.cart":[{"sku":"tea","quantity":2}],"shop.locale":"fr",
-//!          "shop.csrf_token":{"value":"…","expires_at":1700000900}}}
+//!          "shop.csrf_token":{"exp":1700000900,"v":"9f86d081884c7d659a2feaa0c55ad015"}}}
 //! ```
 //!
 //! - `v`: the format version, `1`. Any other version is refused like a
@@ -54,10 +54,27 @@
 //! by keeping the cookie past its `Max-Age`. The cookie's name is
 //! authenticated: renaming the cookie ends every session.
 //!
-//! Sealing adds 28 bytes (nonce and tag) and base64 a third: a payload of
-//! `n` JSON bytes makes a cookie value of `4 × ⌈(n + 28) / 3⌉` bytes, plus
-//! the name and attributes (about 60 bytes). An empty `Shop` session of the
-//! example app is about 260 bytes of `Set-Cookie`.
+//! # Size
+//!
+//! A payload of `n` JSON bytes makes a `Set-Cookie` of
+//! `4 × ⌈(n + 28) / 3⌉` bytes (28: nonce and tag; base64 adds a third) plus
+//! the name and attributes: 60 bytes with the defaults
+//! (`id=…; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=7200`). The
+//! payload's fixed part is 119 bytes, so the smallest session cookie is 256
+//! bytes, and [`COOKIE_SIZE_LIMIT`] leaves about 2,880 bytes of JSON for the
+//! data. Each stored value costs its JSON entry `"key":value,`, a third
+//! more once sealed:
+//!
+//! | stored shape | JSON entry | example |
+//! |---|---|---|
+//! | plain field | key + its serde JSON + 4 | `"counter.count":42,` 19 bytes |
+//! | `expires_in` field | the same + 23 for the envelope | `"shop.csrf_token":{"exp":1700000900,"v":"…32 hex…"},` 76 bytes |
+//! | `flash` field, while set | as a plain field | `"shop.notice":"Added tea",` 26 bytes |
+//! | schema version | one per versioned namespace | `"shop.__version":2,` 19 bytes |
+//!
+//! Measured (and checked by a test): a session holding one `u64` counter
+//! is a 280-byte `Set-Cookie`; the example shop with three cart items, a
+//! locale, a CSRF token and a notice, 620 bytes.
 //!
 //! # Deadlines
 //!

@@ -165,7 +165,7 @@ mod tests {
                 ),
                 (
                     "shop.csrf_token".to_owned(),
-                    json!({"value": "t0k3n", "expires_at": 1_700_000_900}),
+                    json!({"exp": 1_700_000_900, "v": "t0k3n"}),
                 ),
                 ("shop.__version".to_owned(), json!(1)),
             ]),

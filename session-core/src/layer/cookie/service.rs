@@ -215,7 +215,7 @@ async fn finish<R: Revocation, B: From<&'static str>>(
 }
 
 /// Why a session was not sent.
-enum Unsent {
+pub(super) enum Unsent {
     /// Over [`COOKIE_SIZE_LIMIT`].
     TooLarge(SessionError),
     /// Serialization or sealing failed (neither can for a JSON map).
@@ -223,7 +223,7 @@ enum Unsent {
 }
 
 /// The `Set-Cookie` header value carrying `payload`, measured whole.
-fn sealed<R>(
+pub(super) fn sealed<R>(
     shared: &Shared<R>,
     payload: &Payload,
     now: OffsetDateTime,

@@ -249,3 +249,65 @@ async fn the_size_error_is_a_generic_500() {
         .to_bytes();
     assert_eq!(body, "The session could not be read or written.");
 }
+
+/// The `Set-Cookie` length of a session holding `data`, with the default
+/// settings; and the same from the documented formula.
+fn sizes(data: super::payload::Data) -> (usize, usize) {
+    let layer = CookieSessionLayer::builder(keys()).build().expect("layer");
+    let now = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+    let payload = super::payload::Payload {
+        id: tower_sessions::session::Id::default(),
+        issued: 1_700_000_000,
+        idle_until: Some(1_700_007_200),
+        absolute_until: 1_700_604_800,
+        data,
+    };
+    let json = payload.encode().expect("JSON").len();
+    let header = match super::service::sealed(&layer.shared, &payload, now) {
+        Ok(header) => header.len(),
+        Err(_) => usize::MAX,
+    };
+    (header, ATTRIBUTES + 4 * (json + 28).div_ceil(3))
+}
+
+/// `id=` and `; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=7200`,
+/// as the module documentation says.
+const ATTRIBUTES: usize = 3 + 57;
+
+#[test]
+fn the_size_of_each_stored_shape() {
+    use serde_json::json;
+    let shapes = [
+        ("a u64 counter", json!({"counter.count": 42})),
+        (
+            "the shop: 3 cart items, locale, CSRF token (expires_in), notice",
+            json!({
+                "shop.cart": [
+                    {"sku": "tea-earl-grey-250g", "quantity": 2},
+                    {"sku": "mug-stoneware-blue", "quantity": 1},
+                    {"sku": "kettle-steel-1.7l", "quantity": 1},
+                ],
+                "shop.locale": "fr",
+                "shop.csrf_token": {"exp": 1_700_000_900, "v": "9f86d081884c7d659a2feaa0c55ad015"},
+                "shop.notice": "Added kettle-steel-1.7l",
+            }),
+        ),
+    ];
+    let mut measured_sizes = Vec::new();
+    for (shape, data) in shapes {
+        let data = serde_json::from_value(data).expect("a map");
+        let (measured, formula) = sizes(data);
+        println!("{shape}: {measured} bytes");
+        assert_eq!(measured, formula, "{shape}");
+        measured_sizes.push(measured);
+    }
+    assert_eq!(
+        measured_sizes,
+        [280, 620],
+        "the figures of the module documentation"
+    );
+    let (empty, _) = sizes(super::payload::Data::new());
+    println!("the fixed cost (no data): {empty} bytes");
+    assert_eq!(empty, 256);
+    assert_eq!(empty, ATTRIBUTES + 4 * (119_usize + 28).div_ceil(3));
+}
