@@ -126,9 +126,11 @@
 //!   short, or opt into a [`Revocation`] check.
 //! - **Concurrent writes.** Two concurrent requests that change the session
 //!   each send their own cookie, and the browser keeps the one it receives
-//!   last: the other request's change is lost. A request that changes
-//!   nothing sends no cookie (unless its idle deadline is due to move), so
-//!   reads never undo a write. With a server store,
+//!   last: the other request's change is lost, and neither request can
+//!   know. A request that only reads sends no cookie, so it cannot undo a
+//!   concurrent write, except when its idle deadline is due to move (at
+//!   most once a minute per session) or its cookie was sealed with an old
+//!   key: then it sends the data it read. With a server store,
 //!   [`SessionLayer`](super::SessionLayer) merges such writes.
 //! - **Size.** Everything travels with every request; 4 KB at most.
 //!
