@@ -95,8 +95,9 @@
 //! The cookie's `Max-Age` is the time left until the earlier deadline, so
 //! browsers drop it when the server would refuse it anyway.
 //!
-//! `Session::set_expiry` has no effect in cookie mode: these two deadlines
-//! govern.
+//! `Session::expiry_date` gives the earlier deadline as the request found
+//! it; `Session::set_expiry` has no effect in cookie mode: these two
+//! deadlines govern.
 //!
 //! # What a request sees
 //!

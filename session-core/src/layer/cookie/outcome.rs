@@ -67,6 +67,13 @@ impl Timeouts {
         }
     }
 
+    /// When a session issued at `now` would end, unused.
+    pub(super) fn new_session_ends_at(&self, now: OffsetDateTime) -> i64 {
+        let absolute = now.saturating_add(self.absolute).unix_timestamp();
+        self.idle_until(now)
+            .map_or(absolute, |idle| idle.min(absolute))
+    }
+
     /// A new session, issued at `now`.
     fn issue(&self, id: Id, data: Data, now: OffsetDateTime) -> Payload {
         Payload {

@@ -13,7 +13,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use time::OffsetDateTime;
 use tower_service::Service;
-use tower_sessions_core::Session;
+use tower_sessions_core::{Expiry, Session};
 
 use super::Shared;
 use super::limit::{COOKIE_SIZE_LIMIT, LONGEST_OPENED, too_large};
@@ -83,11 +83,22 @@ where
         if request.extensions().get::<Clock>().is_none() {
             request.extensions_mut().insert(clock.clone());
         }
-        let state = open(&shared, request.headers(), clock.now());
-        let id = state.brought.opened().map(|opened| opened.payload.id);
+        let now = clock.now();
+        let state = open(&shared, request.headers(), now);
+        let opened = state.brought.opened();
+        let id = opened.map(|opened| opened.payload.id);
+        // So that `Session::expiry_date` tells the handler when the session
+        // ends, if nothing uses it before.
+        let ends_at = opened.map_or_else(
+            || shared.timeouts.new_session_ends_at(now),
+            |opened| opened.payload.ends_at(),
+        );
+        let expiry = OffsetDateTime::from_unix_timestamp(ends_at)
+            .ok()
+            .map(Expiry::AtDateTime);
         let state = Arc::new(Mutex::new(state));
         let store = CookieStore::new(Arc::clone(&state), shared.revocation.clone());
-        let session = Session::new(id, Arc::new(store), None);
+        let session = Session::new(id, Arc::new(store), expiry);
         request.extensions_mut().insert(session.clone());
 
         // The clone that was driven to readiness serves this request.

@@ -20,6 +20,10 @@ async fn count(session: Session) -> String {
     count.to_string()
 }
 
+async fn ends(session: Session) -> String {
+    session.expiry_date().unix_timestamp().to_string()
+}
+
 async fn read(session: Session) -> String {
     let count: Option<u64> = session.get("count").await.ok().flatten();
     format!("{count:?}")
@@ -44,6 +48,7 @@ fn app(layer: CookieSessionLayer) -> Router {
     Router::new()
         .route("/count", post(count))
         .route("/read", get(read))
+        .route("/ends", get(ends))
         .route("/grow/{bytes}", post(grow))
         .route("/fail", post(fail))
         .route("/logout", post(logout))
@@ -166,11 +171,21 @@ async fn deadlines_follow_the_layer_clock() {
         .build()
         .expect("layer");
     let app = app(layer);
+    assert_eq!(
+        send(&app, "GET", "/ends", None).await.body,
+        "1700000600",
+        "a new session would end after the idle timeout"
+    );
     let mut cookie = pair(
         &send(&app, "POST", "/count", None)
             .await
             .set_cookie
             .expect("a cookie"),
+    );
+    assert_eq!(
+        send(&app, "GET", "/ends", Some(&cookie)).await.body,
+        "1700000600",
+        "`expiry_date` is the earlier deadline"
     );
     for _ in 0..6 {
         clock.advance(time::Duration::seconds(599));
