@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use session_core::cas::{CasStore, LastWriterWins};
+use session_core::layer::cookie::{CookieKeys, CookieSessionLayer};
 use session_core::layer::{LayerConfigError, SessionLayer};
 use session_core::time::Duration;
 use session_core::{SessionError, SessionSchema};
@@ -187,6 +188,21 @@ pub fn app_on_cas_store<S: CasStore>(store: S) -> Result<Router, LayerConfigErro
     let layer = SessionLayer::builder(store)
         .with_secure(false)
         .with_expiry(Expiry::OnInactivity(IDLE))
+        .build()?;
+    Ok(Router::new().route("/visit", get(typed)).layer(layer))
+}
+
+/// `GET /visit` with the typed handle, the whole session in a cookie sealed
+/// with `keys`.
+///
+/// # Errors
+///
+/// None with these settings; the layer checks its cookie settings when it
+/// is built.
+pub fn app_with_cookie_sessions(keys: CookieKeys) -> Result<Router, LayerConfigError> {
+    let layer = CookieSessionLayer::builder(keys)
+        .with_secure(false)
+        .with_idle_timeout(std::time::Duration::from_secs(5 * 60))
         .build()?;
     Ok(Router::new().route("/visit", get(typed)).layer(layer))
 }

@@ -35,3 +35,20 @@ async fn every_variant_counts_and_caps_the_cart_alike() {
         assert_eq!(answers, expected, "{}", variant.label());
     }
 }
+
+#[tokio::test]
+async fn the_cookie_session_variant_counts_and_caps_the_cart_alike() {
+    let keys = session_core::layer::cookie::CookieKeys::new([[7_u8; 32]]).expect("a 32-byte key");
+    let router = examples::bench::app_with_cookie_sessions(keys).expect("valid settings");
+    let mut browser = Browser::new(&router);
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        let reply = browser.send("GET", "/visit").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        answers.push(reply.body);
+    }
+    let expected: Vec<String> = (1..=12)
+        .map(|visit| format!(r#"{{"counter":{visit},"cart":{}}}"#, visit.min(10)))
+        .collect();
+    assert_eq!(answers, expected);
+}

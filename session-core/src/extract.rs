@@ -15,8 +15,8 @@ pub enum SessionRejection {
     /// session layer.
     #[error(
         "`{handle}` needs a session layer: add `.layer(session_core::layer::SessionLayer::builder(store).build()?)` \
-         (or tower-sessions' `SessionManagerLayer::new(store)`) to the router, outside every route \
-         that extracts `{handle}`"
+         (or `CookieSessionLayer`, or tower-sessions' `SessionManagerLayer::new(store)`) to the router, \
+         outside every route that extracts `{handle}`"
     )]
     MissingSessionLayer {
         /// The name of the handle that was requested.

@@ -8,7 +8,8 @@
 //! browser with its own session cookie. Prints one table: requests/s (median
 //! of the runs), p99 latency, and each row's ratio to the typed handle under
 //! tower-sessions' layer on the same back end, to the raw single-key row and
-//! to bare axum.
+//! to bare axum. The last memory row keeps the whole session in an encrypted
+//! cookie (`CookieSessionLayer`), compared with the `MemoryStore` rows.
 //!
 //! `BENCH_SECONDS` (default 3) is the length of one run, `BENCH_RUNS`
 //! (default 5) the number of runs per row, `BENCH_CONNECTIONS` (default 32)
@@ -19,8 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use examples::bench::{Variant, app, app_on_cas_store};
+use examples::bench::{Variant, app, app_on_cas_store, app_with_cookie_sessions};
 use session_core::cas::{CasMemoryStore, RedisCasStore};
+use session_core::layer::cookie::CookieKeys;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tower_sessions::MemoryStore;
@@ -81,6 +83,14 @@ fn main() -> Result<(), Failure> {
     let router = app_on_cas_store(CasMemoryStore::new())?;
     targets.push(
         Target::serve(&server, router, "CasMemoryStore", Variant::TypedOurLayer)?
+            .compared_with("MemoryStore"),
+    );
+    // A fixed key: the benchmark keeps nothing, and a generated key would
+    // log a development warning.
+    let keys = CookieKeys::new([[7_u8; 32]])?;
+    let router = app_with_cookie_sessions(keys)?;
+    targets.push(
+        Target::serve(&server, router, "cookie (no store)", Variant::TypedOurLayer)?
             .compared_with("MemoryStore"),
     );
     match std::env::var("REDIS_URL") {

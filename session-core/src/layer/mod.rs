@@ -54,10 +54,10 @@ mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
 #[cfg(any(feature = "signed", feature = "private"))]
-pub use cookie::Key;
-pub use cookie::SameSite;
+pub use ::cookie::Key;
+pub use ::cookie::SameSite;
+pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
 pub use service::SessionService;
 pub use tower_sessions_core::Expiry;
 

@@ -155,10 +155,8 @@ pub use self::keys::{CookieKeys, KeyError, MIN_KEY_LEN};
 pub use self::limit::COOKIE_SIZE_LIMIT;
 pub use self::revocation::{NoRevocation, Revocation};
 pub use self::service::CookieSessionService;
-// `layer/mod.rs` re-exports `cookie::Key` and `cookie::SameSite` by paths
-// that, with this module declared beside them, resolve here.
-#[doc(no_inline)]
-pub use ::cookie::{Key, SameSite};
+
+use ::cookie::SameSite;
 
 use self::outcome::Timeouts;
 use super::LayerConfigError;
