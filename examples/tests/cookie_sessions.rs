@@ -1064,6 +1064,7 @@ async fn a_schema_migrates_inside_a_cookie_session() {
 
 // ---------------------------------------------------------------- revocation
 
+// ANCHOR: revocation
 /// "Sessions valid after", per user, as an app would keep it in its users
 /// table.
 #[derive(Clone, Default)]
@@ -1088,6 +1089,7 @@ impl Revocation for ValidAfter {
         Ok(user.and_then(|user| users.get(&user).copied()))
     }
 }
+// ANCHOR_END: revocation
 
 #[tokio::test]
 async fn revoked_sessions_read_as_empty() {
