@@ -3,12 +3,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 
+use super::sql::{
+    backend, column, from_unix_millis, marker_until, revision_parameter, stored_revision,
+    unix_millis, valid_table_name,
+};
 use super::{
     CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Revision, Written, decode_data, encode_data,
 };
@@ -156,7 +159,7 @@ impl CasStore for SqliteCasStore {
         let Some(row) = row else {
             return Ok(Loaded::Missing);
         };
-        let Some(data) = column::<Option<Vec<u8>>>(&row, "data")? else {
+        let Some(data) = column::<_, Option<Vec<u8>>>(&row, "data")? else {
             return Ok(Loaded::Ended);
         };
         Ok(Loaded::Live {
@@ -226,9 +229,7 @@ impl CasStore for SqliteCasStore {
     async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written> {
         let table = &self.table_name;
         let now = unix_millis(OffsetDateTime::now_utc());
-        let until = now.saturating_add(
-            i64::try_from(self.ended_marker_lifetime.as_millis()).unwrap_or(i64::MAX),
-        );
+        let until = marker_until(now, self.ended_marker_lifetime);
         let on_revision = if expected.is_some() {
             " and revision = ?4"
         } else {
@@ -256,70 +257,4 @@ impl CasStore for SqliteCasStore {
             Written::Gone
         })
     }
-}
-
-/// The name is written into the SQL between double quotes, so only a plain
-/// identifier may pass.
-fn valid_table_name(name: String) -> Result<String, sqlx::Error> {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-    {
-        Ok(name)
-    } else {
-        Err(sqlx::Error::Configuration(
-            format!("{name:?} cannot name a session table: use ASCII letters, digits and `_` only")
-                .into(),
-        ))
-    }
-}
-
-/// A failure of the database itself: the pool, the connection, a statement.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "taken by value to fit `map_err`"
-)]
-fn backend(error: sqlx::Error) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
-}
-
-/// Reads a column of a row; a value of another type is a corrupt record,
-/// not a failure of the database.
-fn column<'r, T>(row: &'r SqliteRow, name: &str) -> session_store::Result<T>
-where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    row.try_get(name).map_err(|error| {
-        session_store::Error::Decode(format!("a stored session row is corrupt: {error}"))
-    })
-}
-
-/// The `expiry` column's unit. Every date `time` can represent fits, so the
-/// clamp never applies.
-fn unix_millis(at: OffsetDateTime) -> i64 {
-    let millis = at.unix_timestamp_nanos().div_euclid(1_000_000);
-    i64::try_from(millis).unwrap_or(if millis < 0 { i64::MIN } else { i64::MAX })
-}
-
-fn from_unix_millis(millis: i64) -> session_store::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).map_err(|error| {
-        session_store::Error::Decode(format!("a stored session expiry is out of range: {error}"))
-    })
-}
-
-fn stored_revision(number: i64) -> session_store::Result<Revision> {
-    u64::try_from(number).map(Revision::new).map_err(|_| {
-        session_store::Error::Decode(format!("a stored session revision is negative: {number}"))
-    })
-}
-
-/// Revisions come from the table, so one beyond `i64` was never stored.
-fn revision_parameter(revision: Revision) -> session_store::Result<i64> {
-    i64::try_from(revision.get()).map_err(|_| {
-        session_store::Error::Encode(format!(
-            "revision {} is beyond what the table can hold",
-            revision.get()
-        ))
-    })
 }
