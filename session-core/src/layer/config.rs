@@ -50,6 +50,51 @@ pub enum LayerConfigError {
     },
 }
 
+/// The cookie setters both layer builders share: each builder keeps its
+/// cookie in a field `settings: Settings`.
+macro_rules! cookie_setters {
+    ($name_doc:literal) => {
+        #[doc = $name_doc]
+        pub fn with_name(mut self, name: impl Into<String>) -> Self {
+            self.settings.name = name.into();
+            self
+        }
+
+        /// The cookie's `Path` (default `/`).
+        pub fn with_path(mut self, path: impl Into<String>) -> Self {
+            self.settings.path = path.into();
+            self
+        }
+
+        /// The cookie's `Domain` (default none: only the host that set it).
+        pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+            self.settings.domain = Some(domain.into());
+            self
+        }
+
+        /// Whether the cookie is `Secure` (default `true`). Browsers treat
+        /// `http://localhost` as secure, so development needs no change.
+        pub fn with_secure(mut self, secure: bool) -> Self {
+            self.settings.secure = secure;
+            self
+        }
+
+        /// Whether the cookie is `HttpOnly` (default `true`): scripts in the
+        /// page cannot read it.
+        pub fn with_http_only(mut self, http_only: bool) -> Self {
+            self.settings.http_only = http_only;
+            self
+        }
+
+        /// The cookie's `SameSite` (default `Strict`).
+        pub fn with_same_site(mut self, same_site: ::cookie::SameSite) -> Self {
+            self.settings.same_site = same_site;
+            self
+        }
+    };
+}
+pub(crate) use cookie_setters;
+
 /// How the session id travels, and what the cookie looks like.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {

@@ -120,44 +120,10 @@ pub struct SessionLayerBuilder<S> {
 }
 
 impl<S: CasStore> SessionLayerBuilder<S> {
-    /// The cookie's name (default `id`). A `__Host-` name requires the
-    /// defaults for path, domain and `Secure`; `build` checks it.
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.name = name.into();
-        self
-    }
-
-    /// The cookie's `Path` (default `/`).
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.settings.path = path.into();
-        self
-    }
-
-    /// The cookie's `Domain` (default none: only the host that set it).
-    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
-        self.settings.domain = Some(domain.into());
-        self
-    }
-
-    /// Whether the cookie is `Secure` (default `true`). Browsers treat
-    /// `http://localhost` as secure, so development needs no change.
-    pub fn with_secure(mut self, secure: bool) -> Self {
-        self.settings.secure = secure;
-        self
-    }
-
-    /// Whether the cookie is `HttpOnly` (default `true`): scripts in the
-    /// page cannot read it.
-    pub fn with_http_only(mut self, http_only: bool) -> Self {
-        self.settings.http_only = http_only;
-        self
-    }
-
-    /// The cookie's `SameSite` (default `Strict`).
-    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
-        self.settings.same_site = same_site;
-        self
-    }
+    config::cookie_setters!(
+        "The cookie's name (default `id`). A `__Host-` name requires the \
+         defaults for path, domain and `Secure`; `build` checks it."
+    );
 
     /// When sessions expire (default: when the browser session ends, with
     /// records kept two weeks). `Expiry::OnInactivity` refreshes the expiry

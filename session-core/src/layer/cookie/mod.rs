@@ -156,8 +156,6 @@ pub use self::limit::COOKIE_SIZE_LIMIT;
 pub use self::revocation::{NoRevocation, Revocation};
 pub use self::service::CookieSessionService;
 
-use ::cookie::SameSite;
-
 use self::outcome::Timeouts;
 use super::LayerConfigError;
 use super::config::Settings;
@@ -267,46 +265,12 @@ impl<R> fmt::Debug for CookieSessionLayerBuilder<R> {
 }
 
 impl<R: Revocation> CookieSessionLayerBuilder<R> {
-    /// The cookie's name (default `id`). It is authenticated with the
-    /// value, so renaming the cookie ends every session. A `__Host-` name
-    /// requires the defaults for path, domain and `Secure`; `build` checks
-    /// it.
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.name = name.into();
-        self
-    }
-
-    /// The cookie's `Path` (default `/`).
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.settings.path = path.into();
-        self
-    }
-
-    /// The cookie's `Domain` (default none: only the host that set it).
-    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
-        self.settings.domain = Some(domain.into());
-        self
-    }
-
-    /// Whether the cookie is `Secure` (default `true`). Browsers treat
-    /// `http://localhost` as secure, so development needs no change.
-    pub fn with_secure(mut self, secure: bool) -> Self {
-        self.settings.secure = secure;
-        self
-    }
-
-    /// Whether the cookie is `HttpOnly` (default `true`): scripts in the
-    /// page cannot read it.
-    pub fn with_http_only(mut self, http_only: bool) -> Self {
-        self.settings.http_only = http_only;
-        self
-    }
-
-    /// The cookie's `SameSite` (default `Strict`).
-    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
-        self.settings.same_site = same_site;
-        self
-    }
+    crate::layer::config::cookie_setters!(
+        "The cookie's name (default `id`). It is authenticated with the \
+         value, so renaming the cookie ends every session. A `__Host-` name \
+         requires the defaults for path, domain and `Secure`; `build` checks \
+         it."
+    );
 
     /// How long a session stays valid without a request that uses it
     /// (default [`DEFAULT_IDLE_TIMEOUT`]). A zero timeout ends every session
