@@ -42,6 +42,14 @@ pub enum LayerConfigError {
         /// The name as given.
         name: String,
     },
+    /// A cookie session timeout of zero would end every session at once.
+    #[error(
+        "the {which} timeout of cookie sessions is zero, so every session would end at once; give it a duration"
+    )]
+    ZeroTimeout {
+        /// `idle` or `absolute`.
+        which: &'static str,
+    },
     /// The header name given to `with_header` is not a valid header name.
     #[error("`{name}` is not a valid HTTP header name")]
     HeaderName {

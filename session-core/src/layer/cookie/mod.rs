@@ -273,8 +273,7 @@ impl<R: Revocation> CookieSessionLayerBuilder<R> {
     );
 
     /// How long a session stays valid without a request that uses it
-    /// (default [`DEFAULT_IDLE_TIMEOUT`]). A zero timeout ends every session
-    /// at once.
+    /// (default [`DEFAULT_IDLE_TIMEOUT`]); `build` refuses zero.
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle = Some(timeout);
         self
@@ -287,8 +286,7 @@ impl<R: Revocation> CookieSessionLayerBuilder<R> {
     }
 
     /// How long a session stays valid after it was created or its id last
-    /// cycled (default [`DEFAULT_ABSOLUTE_TIMEOUT`]). A zero timeout ends
-    /// every session at once.
+    /// cycled (default [`DEFAULT_ABSOLUTE_TIMEOUT`]); `build` refuses zero.
     pub fn with_absolute_timeout(mut self, timeout: Duration) -> Self {
         self.absolute = timeout;
         self
@@ -331,10 +329,16 @@ impl<R: Revocation> CookieSessionLayerBuilder<R> {
     ///
     /// [`LayerConfigError`] when browsers would refuse the cookie (a
     /// `__Host-` name with a domain, a path other than `/` or without
-    /// `Secure`; a `__Secure-` name without `Secure`), or the name is
-    /// invalid.
+    /// `Secure`; a `__Secure-` name without `Secure`), when the name is
+    /// invalid, or when a timeout is zero.
     pub fn build(self) -> Result<CookieSessionLayer<R>, LayerConfigError> {
         self.settings.validate()?;
+        if self.idle.is_some_and(|idle| idle.is_zero()) {
+            return Err(LayerConfigError::ZeroTimeout { which: "idle" });
+        }
+        if self.absolute.is_zero() {
+            return Err(LayerConfigError::ZeroTimeout { which: "absolute" });
+        }
         Ok(CookieSessionLayer {
             shared: Arc::new(Shared {
                 settings: self.settings,

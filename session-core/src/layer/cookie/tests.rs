@@ -326,3 +326,29 @@ fn the_size_of_each_stored_shape() {
     assert_eq!(empty, 256);
     assert_eq!(empty, ATTRIBUTES + 4 * (119_usize + 28).div_ceil(3));
 }
+
+#[test]
+fn zero_timeouts_are_refused_at_build() {
+    let keys = || CookieKeys::new([[9_u8; 32]]).expect("a 32-byte key");
+    let idle = CookieSessionLayer::builder(keys())
+        .with_idle_timeout(Duration::ZERO)
+        .build()
+        .expect_err("a zero idle timeout");
+    assert_eq!(idle, LayerConfigError::ZeroTimeout { which: "idle" });
+    assert!(idle.to_string().contains("idle timeout"), "{idle}");
+    let absolute = CookieSessionLayer::builder(keys())
+        .with_absolute_timeout(Duration::ZERO)
+        .build()
+        .expect_err("a zero absolute timeout");
+    assert_eq!(
+        absolute,
+        LayerConfigError::ZeroTimeout { which: "absolute" }
+    );
+    assert!(
+        CookieSessionLayer::builder(keys())
+            .without_idle_timeout()
+            .build()
+            .is_ok(),
+        "no idle timeout at all is fine"
+    );
+}
