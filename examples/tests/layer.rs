@@ -63,6 +63,14 @@ async fn increment_then_fail(visit: VisitSession) -> Result<StatusCode, SessionE
     Ok(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// Reads the session, keeps a clone of it beyond the response (as a
+/// spawned task might), and fails.
+async fn keep_and_fail(session: Session, State(hold): State<Arc<Hold>>) -> StatusCode {
+    let _ = session.get_value("visit.count").await;
+    hold.kept.lock().expect("kept sessions").push(session);
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
 /// Reads the session, swallows any error and answers 200 regardless.
 async fn read_ignoring_errors(visit: VisitSession) -> &'static str {
     match visit.count().await {
@@ -115,6 +123,8 @@ async fn cacheable_read(
 struct Hold {
     loaded: Notify,
     release: Notify,
+    /// Sessions a handler kept beyond its response.
+    kept: std::sync::Mutex<Vec<Session>>,
 }
 
 /// Loads the session, tells the test, and waits until the test releases it.
@@ -158,6 +168,7 @@ fn routes(hold: Arc<Hold>) -> Router {
         )
         .route("/hold", get(held).post(held_write))
         .route("/clear", post(clear))
+        .route("/keep-and-fail", get(keep_and_fail))
         .with_state(hold)
 }
 
@@ -894,4 +905,29 @@ async fn raw_clear_without_a_read_empties_the_session() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let reply = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
     assert_eq!(reply.body, "0");
+}
+
+#[tokio::test]
+async fn a_session_kept_beyond_a_failed_response_does_not_block_the_next_request() {
+    let hold = Arc::new(Hold::default());
+    let app = app_holding(
+        SessionLayer::builder(CasMemoryStore::new())
+            .with_lock_wait(std::time::Duration::from_millis(50)),
+        Arc::clone(&hold),
+    );
+    let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+    let failed = send(&app, "GET", "/keep-and-fail", &[("cookie", &cookie)]).await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        hold.kept.lock().expect("kept sessions").len(),
+        1,
+        "the handler kept its session"
+    );
+    let next = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        next.status,
+        StatusCode::OK,
+        "the lock was released with the response"
+    );
+    assert_eq!(next.body, "1");
 }

@@ -92,6 +92,20 @@ async fn finish<S: CasStore, B: From<&'static str>>(
     presented: Presented,
     session: &Session,
     state: &Mutex<RequestState>,
+    response: Response<B>,
+) -> Response<B> {
+    let response = save_and_answer(shared, presented, session, state, response).await;
+    // Whatever happened, the next request of this session may go now, even
+    // if a handler kept a clone of the `Session` beyond its response.
+    drop(lock_state(state).guard.take());
+    response
+}
+
+async fn save_and_answer<S: CasStore, B: From<&'static str>>(
+    shared: &Shared<S>,
+    presented: Presented,
+    session: &Session,
+    state: &Mutex<RequestState>,
     mut response: Response<B>,
 ) -> Response<B> {
     if let Some(failure) = lock_state(state).failure {
