@@ -68,6 +68,20 @@
 //! without a session layer rejects it with a [`SessionRejection`] that says
 //! which layer to add, and [`SessionError`] is a response.
 //!
+//! # Session layers
+//!
+//! The handles work under tower-sessions' `SessionManagerLayer` and under
+//! the two layers of this crate (feature `layer`, on by default):
+//!
+//! - `layer::SessionLayer`, a drop-in for `SessionManagerLayer` that never
+//!   loses a write: requests of one session run one at a time in an
+//!   instance, saves compare and swap on the stores of `cas`
+//!   (`CasMemoryStore`; SQLite, PostgreSQL and Redis with the features of
+//!   those names), changes to different fields merge, a same-field conflict
+//!   is a `409`, and a deleted session stays deleted;
+//! - `layer::cookie::CookieSessionLayer` (feature `cookie-sessions`), the
+//!   whole session in an encrypted cookie, for apps with no store.
+//!
 //! The guide (the `book/` folder of the repository) covers every attribute,
 //! expiry, flashes, testing, stores and security.
 
