@@ -1,6 +1,8 @@
 //! Writing a request's session back: compare-and-swap, merging another
 //! request's changes to other keys, refusing everything else.
 
+use std::borrow::Cow;
+
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 
@@ -49,7 +51,7 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
         (None, None) => Ok(Outcome::Unchanged),
         (None, Some(Pending::Save(record))) => match loaded {
             Some(Snapshot::Live { revision, base, .. }) => {
-                save(store, base, record, revision).await
+                save(store, base, Cow::Owned(record), revision).await
             }
             // The record vanished (expired) before a `clear` and new writes
             // were saved: start a new session, never under the old id.
@@ -83,10 +85,39 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
         // `Session` never saves under an id it deleted.
         (Some(_), Some(Pending::Save(_))) => Ok(Outcome::Conflict),
     };
+    settle(result)
+}
+
+/// The outcome of a write, a store failure included.
+fn settle(result: session_store::Result<Outcome>) -> Outcome {
     result.unwrap_or_else(|error| {
         tracing::error!(%error, "the session store failed to write a session");
         Outcome::Unavailable
     })
+}
+
+/// The common case of [`commit`], done while `Session::save` lends the
+/// record: a save over a live record loaded at `revision`, no copy needed.
+pub(crate) async fn save_lent<S: CasStore>(
+    store: &S,
+    base: Base,
+    record: &Record,
+    revision: Revision,
+) -> Outcome {
+    settle(save(store, base, Cow::Borrowed(record), revision).await)
+}
+
+/// The other common case: a new session, created in the record `Session`
+/// lends, which then carries the id the store accepted.
+pub(crate) async fn create_lent<S: CasStore>(store: &S, record: &mut Record) -> Outcome {
+    if record.data.is_empty() {
+        return Outcome::Unchanged;
+    }
+    record.id = Id::default();
+    settle(store.create(record).await.map(|_| Outcome::Stored {
+        id: record.id,
+        new_id: true,
+    }))
 }
 
 /// Creates `record` under a fresh id; an empty session is not worth a
@@ -108,7 +139,7 @@ async fn create<S: CasStore>(store: &S, mut record: Record) -> session_store::Re
 async fn save<S: CasStore>(
     store: &S,
     mut base: Base,
-    mut record: Record,
+    mut record: Cow<'_, Record>,
     mut revision: Revision,
 ) -> session_store::Result<Outcome> {
     for _ in 0..MAX_MERGES {
@@ -138,6 +169,7 @@ async fn save<S: CasStore>(
         }
         match base.rebase(&record.data, &theirs.data) {
             Ok(merged) => {
+                let record = record.to_mut();
                 record.data = merged;
                 record.expiry_date = record.expiry_date.max(theirs.expiry_date);
                 base = Base::of(&theirs.data);

@@ -11,6 +11,7 @@ use tower_sessions_core::SessionStore;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 
+use super::commit::{self, Outcome};
 use super::locks::{SessionGuard, SessionLocks};
 use super::merge::Base;
 use crate::cas::{CasStore, Loaded, Revision};
@@ -29,6 +30,11 @@ pub(crate) struct RequestState {
     pub(crate) failure: Option<Failure>,
     /// Held from the first load until the commit is done.
     pub(crate) guard: Option<SessionGuard>,
+    /// Set by the layer once the handler answered: the next save is the
+    /// commit, done at once while `Session` lends its record.
+    pub(crate) committing: bool,
+    /// What that commit did.
+    pub(crate) outcome: Option<Outcome>,
 }
 
 /// What a request found in the store, as much as the commit needs.
@@ -182,13 +188,44 @@ impl<S: CasStore> SessionStore for RequestStore<S> {
         if never_loaded {
             self.load_base(&record.id).await?;
         }
-        self.state().pending = Some(Pending::Save(record.clone()));
+        let lent = {
+            let mut state = self.state();
+            match state.loaded.take() {
+                Some(Snapshot::Live { revision, base, .. })
+                    if state.committing && state.deleted.is_none() =>
+                {
+                    Some((base, revision))
+                }
+                other => {
+                    state.loaded = other;
+                    None
+                }
+            }
+        };
+        match lent {
+            Some((base, revision)) => {
+                let outcome = commit::save_lent(self.store.as_ref(), base, record, revision).await;
+                self.state().outcome = Some(outcome);
+            }
+            None => self.state().pending = Some(Pending::Save(record.clone())),
+        }
         Ok(())
     }
 
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        // The id is final only once the store accepts it at commit.
-        self.state().pending = Some(Pending::Create(record.clone()));
+        let lent = {
+            let state = self.state();
+            state.committing
+                && state.deleted.is_none()
+                && !matches!(state.loaded, Some(Snapshot::Ended))
+        };
+        if lent {
+            let outcome = commit::create_lent(self.store.as_ref(), record).await;
+            self.state().outcome = Some(outcome);
+        } else {
+            // The id is final only once the store accepts it at commit.
+            self.state().pending = Some(Pending::Create(record.clone()));
+        }
         Ok(())
     }
 

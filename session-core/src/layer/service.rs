@@ -115,6 +115,7 @@ async fn save_and_answer<S: CasStore, B: From<&'static str>>(
         tracing::debug!(status = %response.status(), "the handler failed; the session is not saved");
         return response;
     }
+    lock_state(state).committing = true;
     if needs_save(session).await && session.save().await.is_err() {
         // Only loading can fail before the commit; the store recorded why.
         let failure = lock_state(state).failure.unwrap_or(Failure::Unavailable);
@@ -123,7 +124,10 @@ async fn save_and_answer<S: CasStore, B: From<&'static str>>(
     let mut taken = std::mem::take(&mut *lock_state(state));
     // Hold this session's lock until the commit is done.
     let guard = taken.guard.take();
-    let outcome = commit(shared.store.as_ref(), taken).await;
+    let outcome = match taken.outcome.take() {
+        Some(done_while_saving) => done_while_saving,
+        None => commit(shared.store.as_ref(), taken).await,
+    };
     drop(guard);
 
     let settings = &shared.settings;
