@@ -7,7 +7,10 @@
 
 #[path = "support/cas_contract.rs"]
 mod cas_contract;
+#[path = "support/env.rs"]
+mod env;
 
+use env::env_url;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,14 +19,6 @@ use session_core::time::{Duration, OffsetDateTime};
 use tower_sessions::session::{Id, Record};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface};
-
-fn env_url(variable: &str, example: &str) -> Option<String> {
-    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: set {variable}={example}");
-    }
-    url
-}
 
 /// A connected pool, or `None` (after a `skipped:` line) without `REDIS_URL`.
 async fn redis_pool() -> Option<Pool> {

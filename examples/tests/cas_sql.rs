@@ -6,10 +6,12 @@
 
 #[path = "support/cas_contract.rs"]
 mod cas_contract;
+#[path = "support/env.rs"]
+mod env;
 
+use env::{env_url, unique_name};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use session_core::cas::{CasStore, Loaded, PostgresCasStore, Revision, SqliteCasStore, Written};
 use session_core::time::{Duration, OffsetDateTime};
@@ -19,26 +21,6 @@ use tower_sessions_sqlx_store::sqlx;
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
 use tower_sessions_sqlx_store::sqlx::{PgPool, SqlitePool};
-
-static RUN: AtomicU32 = AtomicU32::new(0);
-
-/// A name of this process and call, so parallel and repeated runs never
-/// share a table or a file.
-fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn env_url(variable: &str, example: &str) -> Option<String> {
-    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: set {variable}={example}");
-    }
-    url
-}
 
 fn record(value: i64, expiry_date: OffsetDateTime) -> Record {
     Record {

@@ -12,11 +12,13 @@
 //! races for comparison. PostgreSQL and Redis read `DATABASE_URL` and
 //! `REDIS_URL`; without one, their test prints a `skipped:` line.
 
+#[path = "support/env.rs"]
+mod env;
 #[path = "support/races.rs"]
 mod races;
 
+use env::{env_url, unique_name};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use races::{Deployment, Gates, routes, serve};
 use session_core::cas::{
@@ -28,26 +30,6 @@ use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterfac
 use tower_sessions_sqlx_store::sqlx;
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
-
-static RUN: AtomicU32 = AtomicU32::new(0);
-
-/// A name of this process and call, so parallel and repeated runs never
-/// share a table or a file.
-fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn env_url(variable: &str, example: &str) -> Option<String> {
-    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: set {variable}={example}");
-    }
-    url
-}
 
 // ANCHOR: deploy
 /// One deployment of our layer per store handle: one handle is one

@@ -11,7 +11,6 @@
 //! `.ci/run` sets all three, so in CI nothing is skipped.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -324,6 +323,7 @@ enum Backing {
 mod support;
 
 use support::Browser;
+use support::env::{env_url, unique_name};
 
 /// Reads the whole session through the `/state` route.
 async fn state_of(browser: &mut Browser) -> Suite {
@@ -580,26 +580,6 @@ async fn edge_values_round_trip(app: &Router, label: &str) {
 
 // ---------------------------------------------------------------- the stores
 
-static RUN: AtomicU32 = AtomicU32::new(0);
-
-/// A table name of this process and call, so parallel and repeated runs never
-/// share rows.
-fn unique_table(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn env_url(variable: &str, example: &str) -> Option<String> {
-    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: set {variable}={example}");
-    }
-    url
-}
-
 #[tokio::test]
 async fn memory_store() {
     behaviour_suite(MemoryStore::default(), "MemoryStore").await;
@@ -626,7 +606,7 @@ async fn sqlite_in_memory() {
 #[tokio::test]
 async fn sqlite_in_a_file() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{}.sqlite", unique_table("sessions")));
+        .join(format!("{}.sqlite", unique_name("sessions")));
     let pool = SqlitePoolOptions::new()
         .connect(&format!("sqlite://{}?mode=rwc", path.display()))
         .await
@@ -648,7 +628,7 @@ async fn postgres_store(url: &str) -> (PostgresStore, String) {
         .unwrap_or_else(|error| {
             panic!("DATABASE_URL is set but PostgreSQL is unreachable at {url}: {error}")
         });
-    let table = unique_table("session");
+    let table = unique_name("session");
     let store = PostgresStore::new(pool)
         .with_table_name(&table)
         .expect("a valid table name");
@@ -689,7 +669,7 @@ async fn mysql_store(url: &str) -> (MySqlStore, MySqlPool, String) {
         .unwrap_or_else(|error| {
             panic!("MYSQL_URL is set but MySQL/MariaDB is unreachable at {url}: {error}")
         });
-    let table = unique_table("session");
+    let table = unique_name("session");
     let store = MySqlStore::new(pool.clone())
         .with_table_name(&table)
         .expect("a valid table name");

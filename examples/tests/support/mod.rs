@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod env;
 pub mod process;
 
 use axum::Router;

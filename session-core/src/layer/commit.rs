@@ -49,36 +49,36 @@ pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outco
     } = state;
     let result = match (deleted, pending) {
         (None, None) => Ok(Outcome::Unchanged),
-        (None, Some(Pending::Save(record))) => match loaded {
+        (None, Some(Pending::Save(mut record))) => match loaded {
             Some(Snapshot::Live { revision, base, .. }) => {
                 save(store, base, Cow::Owned(record), revision).await
             }
             // The record vanished (expired) before a `clear` and new writes
             // were saved: start a new session, never under the old id.
-            Some(Snapshot::Missing) => create(store, record).await,
+            Some(Snapshot::Missing) => create(store, &mut record).await,
             Some(Snapshot::Ended) if !record.data.is_empty() => Ok(Outcome::EndedElsewhere),
             Some(Snapshot::Ended) => Ok(Outcome::Unchanged),
             // The request store loads before it accepts a save.
             None => Ok(Outcome::Conflict),
         },
-        (None, Some(Pending::Create(record))) => match loaded {
+        (None, Some(Pending::Create(mut record))) => match loaded {
             Some(Snapshot::Ended) if !record.data.is_empty() => {
                 tracing::info!(
                     "a request wrote to a session that a concurrent request ended; nothing saved"
                 );
                 Ok(Outcome::EndedElsewhere)
             }
-            _ => create(store, record).await,
+            _ => create(store, &mut record).await,
         },
         (Some(id), None) => store.delete(&id, None).await.map(|_| Outcome::Ended),
-        (Some(id), Some(Pending::Create(record))) => match loaded {
+        (Some(id), Some(Pending::Create(mut record))) => match loaded {
             Some(Snapshot::Live {
                 id: loaded_id,
                 revision,
                 base,
             }) if loaded_id == id => replace(store, id, base, revision, record).await,
             _ => match store.delete(&id, None).await {
-                Ok(_) => create(store, record).await,
+                Ok(_) => create(store, &mut record).await,
                 Err(error) => Err(error),
             },
         },
@@ -110,24 +110,17 @@ pub(crate) async fn save_lent<S: CasStore>(
 /// The other common case: a new session, created in the record `Session`
 /// lends, which then carries the id the store accepted.
 pub(crate) async fn create_lent<S: CasStore>(store: &S, record: &mut Record) -> Outcome {
-    if record.data.is_empty() {
-        return Outcome::Unchanged;
-    }
-    record.id = Id::default();
-    settle(store.create(record).await.map(|_| Outcome::Stored {
-        id: record.id,
-        new_id: true,
-    }))
+    settle(create(store, record).await)
 }
 
 /// Creates `record` under a fresh id; an empty session is not worth a
 /// record (and a client-chosen id never leads to one).
-async fn create<S: CasStore>(store: &S, mut record: Record) -> session_store::Result<Outcome> {
+async fn create<S: CasStore>(store: &S, record: &mut Record) -> session_store::Result<Outcome> {
     if record.data.is_empty() {
         return Ok(Outcome::Unchanged);
     }
     record.id = Id::default();
-    store.create(&mut record).await?;
+    store.create(record).await?;
     Ok(Outcome::Stored {
         id: record.id,
         new_id: true,
@@ -198,7 +191,7 @@ async fn replace<S: CasStore>(
 ) -> session_store::Result<Outcome> {
     for _ in 0..MAX_MERGES {
         match store.delete(&old_id, Some(revision)).await? {
-            Written::Done(_) => return create(store, record).await,
+            Written::Done(_) => return create(store, &mut record).await,
             Written::Gone => {
                 tracing::info!(
                     "a session was ended by a concurrent request while this one replaced it; nothing saved"
