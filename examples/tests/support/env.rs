@@ -9,7 +9,7 @@ static RUN: AtomicU32 = AtomicU32::new(0);
 
 /// A name of this process and call (a table, a file, a key prefix), so
 /// parallel and repeated runs never share data.
-pub fn unique_name(prefix: &str) -> String {
+pub(crate) fn unique_name(prefix: &str) -> String {
     format!(
         "{prefix}_{}_{}",
         std::process::id(),
@@ -19,7 +19,7 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// The URL in `variable`, or `None` after a `skipped:` line saying what to
 /// set.
-pub fn env_url(variable: &str, example: &str) -> Option<String> {
+pub(crate) fn env_url(variable: &str, example: &str) -> Option<String> {
     let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
     if url.is_none() {
         println!("skipped: set {variable}={example}");
