@@ -21,14 +21,10 @@
 
 mod last_writer_wins;
 mod memory;
-#[cfg(feature = "postgres")]
-mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -39,12 +35,14 @@ use tower_sessions_core::session_store;
 
 pub use last_writer_wins::LastWriterWins;
 pub use memory::CasMemoryStore;
-#[cfg(feature = "postgres")]
-pub use postgres::PostgresCasStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisCasStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresCasStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteCasStore;
+pub use sql::SqliteCasStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{SqlCasStore, SqlDialect};
 
 /// How long a deleted session's id stays marked as ended unless a store is
 /// told otherwise: longer than any request that may still carry the old id.
