@@ -43,6 +43,7 @@ mod commit;
 mod config;
 #[cfg(feature = "cookie-sessions")]
 pub mod cookie;
+mod error_page;
 mod locks;
 mod merge;
 mod request_store;
@@ -58,6 +59,7 @@ use std::time::Duration;
 pub use ::cookie::Key;
 pub use ::cookie::SameSite;
 pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
+pub use error_page::{ErrorPage, ErrorPageRequest, LayerError};
 pub use service::SessionService;
 pub use tower_sessions_core::Expiry;
 
@@ -152,6 +154,24 @@ impl<S: CasStore> SessionLayerBuilder<S> {
         self.settings.lock_wait = wait;
         self
     }
+
+    error_page::error_page_setter!(
+        "```
+use session_core::cas::CasMemoryStore;
+use session_core::layer::{ErrorPage, LayerError, SessionLayer};
+
+let layer = SessionLayer::builder(CasMemoryStore::new())
+    .with_error_page(|request| {
+        let text = match request.error() {
+            LayerError::Unavailable | LayerError::Busy => \"Back in a moment.\",
+            _ => \"Please reload the page.\",
+        };
+        ErrorPage::html(format!(\"<!doctype html><title>{text}</title><p>{text}</p>\"))
+    })
+    .build()?;
+# Ok::<(), session_core::layer::LayerConfigError>(())
+```"
+    );
 
     /// Signs the cookie (HMAC-SHA256) with `key`: a forged or altered cookie
     /// reads as no cookie.

@@ -6,13 +6,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, RETRY_AFTER};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
 use tower_service::Service;
 use tower_sessions_core::{Expiry, Session};
 
 use super::Shared;
 use super::commit::{Outcome, commit};
+use super::error_page::{self, LayerError, default_response};
 use super::request_store::{Failure, RequestState, RequestStore, lock_state};
 use super::transport::{self, Presented};
 use crate::cas::CasStore;
@@ -52,7 +52,7 @@ where
     Inner: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     Inner::Future: Send,
     ReqBody: Send + 'static,
-    ResBody: From<&'static str> + Send + 'static,
+    ResBody: From<&'static str> + From<String> + Send + 'static,
     S: CasStore,
 {
     type Response = Response<ResBody>;
@@ -75,13 +75,19 @@ where
         );
         let session = Session::new(presented.id, Arc::new(store), shared.settings.expiry);
         request.extensions_mut().insert(session.clone());
+        let asked = error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
         // The clone that was driven to readiness serves this request.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let response = inner.call(request).await?;
-            Ok(finish(&shared, presented, &session, &state, response).await)
+            let response = finish(&shared, presented, &session, &state, response).await;
+            Ok(error_page::customise(
+                shared.settings.error_page.as_ref(),
+                asked.as_ref(),
+                response,
+            ))
         })
     }
 }
@@ -179,51 +185,17 @@ async fn needs_save(session: &Session) -> bool {
 }
 
 fn conflict_response<B: From<&'static str>>() -> Response<B> {
-    plain_response(
-        StatusCode::CONFLICT,
-        "A concurrent request changed the same session data; nothing was saved. Retry the request.",
-    )
+    default_response(LayerError::Conflict)
 }
 
 fn ended_response<B: From<&'static str>>() -> Response<B> {
-    plain_response(
-        StatusCode::CONFLICT,
-        "This session was ended by another request (a log out or a log in); nothing was saved. \
-         Reload the page to continue.",
-    )
+    default_response(LayerError::Ended)
 }
 
 fn failure_response<B: From<&'static str>>(failure: Failure) -> Response<B> {
-    match failure {
-        Failure::Busy => {
-            let mut response = plain_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Other requests of this session are still running; retry shortly.",
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
-        Failure::Unavailable => plain_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The session store is unavailable; try again shortly.",
-        ),
-        Failure::Corrupt => plain_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The session could not be read or written.",
-        ),
-    }
-}
-
-fn plain_response<B: From<&'static str>>(status: StatusCode, body: &'static str) -> Response<B> {
-    let mut response = Response::new(B::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    default_response(match failure {
+        Failure::Busy => LayerError::Busy,
+        Failure::Unavailable => LayerError::Unavailable,
+        Failure::Corrupt => LayerError::Failed,
+    })
 }

@@ -302,6 +302,26 @@ impl<R: Revocation> CookieSessionLayerBuilder<R> {
         self
     }
 
+    crate::layer::error_page::error_page_setter!(
+        "```
+use session_core::layer::ErrorPage;
+use session_core::layer::cookie::{CookieKeys, CookieSessionLayer};
+
+# fn layer() -> Result<(), Box<dyn std::error::Error>> {
+let key = [0x42_u8; 48]; // never a constant in real code
+let layer = CookieSessionLayer::builder(CookieKeys::new([key])?)
+    .with_error_page(|request| {
+        ErrorPage::html(format!(
+            \"<!doctype html><title>Error {}</title><p>Please reload the page.</p>\",
+            request.status().as_u16()
+        ))
+    })
+    .build()?;
+# Ok(()) }
+# layer().unwrap();
+```"
+    );
+
     /// Checks every session against `revocation` on its first access in a
     /// request; see [`Revocation`].
     pub fn with_revocation<R2: Revocation>(self, revocation: R2) -> CookieSessionLayerBuilder<R2> {

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use time::OffsetDateTime;
 use tower_service::Service;
 use tower_sessions_core::{Expiry, Session};
@@ -23,6 +23,7 @@ use super::request_store::{Brought, Check, CookieStore, Opened, RequestState, lo
 use super::revocation::Revocation;
 use crate::clock::Clock;
 use crate::error::SessionError;
+use crate::layer::error_page::{self, LayerError, default_response};
 use crate::layer::transport::{base_cookie, forbid_caching, removal_cookie};
 
 /// Gives each request a `tower_sessions::Session` over the session its
@@ -61,7 +62,7 @@ where
     Inner: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     Inner::Future: Send,
     ReqBody: Send + 'static,
-    ResBody: From<&'static str> + Send + 'static,
+    ResBody: From<&'static str> + From<String> + Send + 'static,
     R: Revocation,
 {
     type Response = Response<ResBody>;
@@ -100,13 +101,19 @@ where
         let store = CookieStore::new(Arc::clone(&state), shared.revocation.clone());
         let session = Session::new(id, Arc::new(store), expiry);
         request.extensions_mut().insert(session.clone());
+        let asked = error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
         // The clone that was driven to readiness serves this request.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let response = inner.call(request).await?;
-            Ok(finish(&shared, &clock, &session, &state, response).await)
+            let response = finish(&shared, &clock, &session, &state, response).await;
+            Ok(error_page::customise(
+                shared.settings.error_page.as_ref(),
+                asked.as_ref(),
+                response,
+            ))
         })
     }
 }
@@ -260,30 +267,11 @@ pub(super) fn sealed<R>(
 }
 
 fn server_error<B: From<&'static str>>() -> Response<B> {
-    plain_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The session could not be read or written.",
-    )
+    default_response(LayerError::Failed)
 }
 
 fn unavailable<B: From<&'static str>>() -> Response<B> {
-    plain_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The session store is unavailable; try again shortly.",
-    )
-}
-
-/// A replacement response: no cookie, never cached.
-fn plain_response<B: From<&'static str>>(status: StatusCode, body: &'static str) -> Response<B> {
-    let mut response = Response::new(B::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    default_response(LayerError::Unavailable)
 }
 
 #[cfg(test)]
