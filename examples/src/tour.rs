@@ -21,7 +21,7 @@ use serde::Serialize;
 use session_core::cas::CasStore;
 use session_core::layer::{Expiry, LayerConfigError, SessionLayer};
 use session_core::time::Duration;
-use session_core::{SessionError, SessionSchema};
+use session_core::{RawSession, SessionError, SessionSchema};
 
 /// The header an API client sends the session id in, and reads a new id
 /// from.

@@ -24,7 +24,8 @@ use time::Duration;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 use tower_sessions::cookie::Cookie;
-use tower_sessions::session::{Id, Record};
+use session_core::cas::{CasError, Record, SessionId};
+use tower_sessions::session::Id;
 use tower_sessions::{MemoryStore, Session, SessionStore, session_store};
 
 /// What the handlers keep in the session.
@@ -254,9 +255,9 @@ async fn send(app: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -
 }
 
 /// The id an unsigned cookie pair `id=...` carries.
-fn id_of(cookie: &str) -> Id {
+fn id_of(cookie: &str) -> SessionId {
     let (_, value) = cookie.split_once('=').expect("a name=value pair");
-    Id::from_str(value).expect("a session id")
+    SessionId::from_str(value).expect("a session id")
 }
 
 // Cookie attributes.
@@ -412,29 +413,29 @@ const BACKEND_DETAIL: &str = "connection refused by db-primary.internal:5432";
 #[derive(Debug)]
 struct Unreachable;
 
-fn outage() -> session_store::Error {
-    session_store::Error::Backend(BACKEND_DETAIL.to_owned())
+fn outage() -> CasError {
+    CasError::Backend(BACKEND_DETAIL.to_owned())
 }
 
 #[async_trait]
 impl CasStore for Unreachable {
-    async fn load(&self, _id: &Id) -> session_store::Result<Loaded> {
+    async fn load(&self, _id: &SessionId) -> Result<Loaded, CasError> {
         Err(outage())
     }
 
-    async fn create(&self, _record: &mut Record) -> session_store::Result<Revision> {
+    async fn create(&self, _record: &mut Record) -> Result<Revision, CasError> {
         Err(outage())
     }
 
-    async fn save(&self, _record: &Record, _expected: Revision) -> session_store::Result<Written> {
+    async fn save(&self, _record: &Record, _expected: Revision) -> Result<Written, CasError> {
         Err(outage())
     }
 
     async fn delete(
         &self,
-        _id: &Id,
+        _id: &SessionId,
         _expected: Option<Revision>,
-    ) -> session_store::Result<Written> {
+    ) -> Result<Written, CasError> {
         Err(outage())
     }
 }
@@ -632,7 +633,7 @@ async fn unknown_id_leaves_no_trace_under_that_id() {
     let forged = Id::default();
     let presented = format!("id={forged}");
     send(&app, "POST", "/count", &[("cookie", &presented)]).await;
-    let under_forged = store.load(&forged).await.expect("memory store");
+    let under_forged = store.load(&forged.into()).await.expect("memory store");
     assert_eq!(under_forged, Loaded::Missing);
 }
 
@@ -793,7 +794,7 @@ async fn plain_store_logout_during_a_write_is_not_undone() {
         StatusCode::OK => {
             let after = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
             assert_eq!(after.body, "0", "the logged-out session came back");
-            let stored = store.load(&id_of(&cookie)).await.expect("memory store");
+            let stored = store.load(&id_of(&cookie).into()).await.expect("memory store");
             assert!(stored.is_none(), "the logged-out record was written back");
         }
         status => panic!("unexpected logout status {status}"),
@@ -883,7 +884,7 @@ async fn plain_store_logout_ends_the_session() {
     let reply = send(&app, "POST", "/logout", &[("cookie", &cookie)]).await;
     let removal = reply.set_cookie().expect("a removal cookie");
     assert_eq!(removal.max_age(), Some(Duration::ZERO));
-    let stored = store.load(&id_of(&cookie)).await.expect("memory store");
+    let stored = store.load(&id_of(&cookie).into()).await.expect("memory store");
     assert!(stored.is_none());
 
     let reply = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;

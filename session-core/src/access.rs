@@ -18,7 +18,7 @@ use crate::envelope;
 use crate::error::SessionError;
 use crate::field::{DecodePolicy, FieldSpec};
 use crate::migrate;
-use crate::raw::RawSession;
+use crate::raw::{RawSession, ValueError};
 use crate::schema::SessionSchema;
 
 /// What a decode error says about a sensitive field instead of serde's
@@ -250,12 +250,15 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     ///
     /// [`SessionError::Encode`] when the value has no JSON form;
     /// [`SessionError::Store`].
-    pub async fn set<V: Serialize>(&self, field: &FieldSpec, value: V) -> Result<(), SessionError> {
+    pub async fn set<V: Serialize + Sync>(
+        &self,
+        field: &FieldSpec,
+        value: V,
+    ) -> Result<(), SessionError> {
         if !self.is_ready() {
             self.ready().await?;
         }
-        let value = encode(field, &value)?;
-        self.store(field, value, self.fresh_deadline(field)).await
+        self.store(field, &value, self.fresh_deadline(field)).await
     }
 
     /// Changes a field in place, starting from `default()` when it is absent.
@@ -272,7 +275,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         change: impl FnOnce(&mut V) -> R,
     ) -> Result<R, SessionError>
     where
-        V: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned + Sync,
     {
         if !self.is_ready() {
             self.ready().await?;
@@ -282,9 +285,8 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             None => (default(), None),
         };
         let output = change(&mut value);
-        let value = encode(field, &value)?;
         let deadline = deadline.or_else(|| self.fresh_deadline(field));
-        self.store(field, value, deadline).await?;
+        self.store(field, &value, deadline).await?;
         Ok(output)
     }
 
@@ -299,7 +301,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         change: impl FnOnce(&mut Option<V>) -> R,
     ) -> Result<R, SessionError>
     where
-        V: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned + Sync,
     {
         if !self.is_ready() {
             self.ready().await?;
@@ -311,9 +313,8 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         let output = change(&mut value);
         match value {
             Some(value) => {
-                let value = encode(field, &value)?;
                 let deadline = deadline.or_else(|| self.fresh_deadline(field));
-                self.store(field, value, deadline).await?;
+                self.store(field, &value, deadline).await?;
             }
             None => self.remove(field).await?,
         }
@@ -330,8 +331,8 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         if !self.is_ready() {
             self.ready().await?;
         }
-        let removed = self.raw.remove_value(field.key).await?;
-        self.cycle_id_if(field.rotate_id && removed.is_some()).await
+        let removed = self.raw.remove(field.key).await?;
+        self.cycle_id_if(field.rotate_id && removed).await
     }
 
     /// Reads a field and removes it (flash fields).
@@ -380,7 +381,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         match new {
             Some(new) => self.insert(field, new, self.fresh_deadline(field)).await?,
             None => {
-                self.raw.remove_value(field.key).await?;
+                self.raw.remove(field.key).await?;
             }
         }
         Ok(rotate)
@@ -400,11 +401,11 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         }
         let mut rotate = false;
         for field in T::__FIELDS {
-            let removed = self.raw.remove_value(field.key).await?;
-            rotate |= field.rotate_id && removed.is_some();
+            let removed = self.raw.remove(field.key).await?;
+            rotate |= field.rotate_id && removed;
         }
         if let Some(version) = T::VERSION {
-            self.raw.remove_value(version.key).await?;
+            self.raw.remove(version.key).await?;
         }
         self.cycle_id_if(rotate).await
     }
@@ -422,7 +423,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         }
         self.raw.cycle_id().await?;
         for field in T::__FIELDS.iter().filter(|field| field.clear_on_rotate) {
-            if self.raw.remove_value(field.key).await?.is_some() {
+            if self.raw.remove(field.key).await? {
                 tracing::debug!(
                     key = field.key,
                     "removed at the new session id (clear_on_rotate)"
@@ -432,41 +433,65 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         Ok(())
     }
 
-    // The read path awaits the untyped session's future directly and keeps
-    // the rare paths (a malformed envelope, an expired value, a decode
-    // failure) in small or boxed futures: every layer that holds the untyped
-    // future copies it, which is most of what a typed read costs over a raw one.
+    // The read path decodes straight from what the untyped session holds
+    // (the stored bytes, for this crate's layers) and keeps the rare paths
+    // (a malformed envelope, an expired value, a decode failure) in boxed
+    // futures: every layer that holds the untyped future copies it, which
+    // is most of what a typed read costs over a raw one.
     async fn get_with_deadline<V: DeserializeOwned>(
         &self,
         field: &FieldSpec,
     ) -> Result<Option<(V, Option<OffsetDateTime>)>, SessionError> {
-        let Some(stored) = self.raw.get_value(field.key).await? else {
-            return Ok(None);
-        };
-        let stored = if field.expires_in_secs.is_none() {
-            Stored {
-                value: stored,
-                deadline: None,
-            }
-        } else {
-            match self.live(field, stored).await? {
-                Some(stored) => stored,
-                None => return Ok(None),
-            }
-        };
-        match serde_json::from_value(stored.value) {
-            Ok(value) => Ok(Some((value, stored.deadline))),
-            Err(error) => {
-                let reason = if field.sensitive {
-                    REDACTED_REASON.to_owned()
-                } else {
-                    error.to_string()
-                };
-                Box::pin(self.decode_failed(field, reason))
+        if field.expires_in_secs.is_none() {
+            return match self.raw.decode::<V>(field.key).await {
+                Ok(value) => Ok(value.map(|value| (value, None))),
+                Err(ValueError::Store(error)) => Err(error.into()),
+                Err(ValueError::Json(error)) => Box::pin(self.decode_failed(field, reason(field, &error)))
                     .await
-                    .map(|()| None)
-            }
+                    .map(|()| None),
+            };
         }
+        match self.raw.decode::<envelope::Envelope<V>>(field.key).await {
+            Ok(None) => Ok(None),
+            Ok(Some(envelope)) if self.clock.now() < envelope.deadline => {
+                Ok(Some((envelope.value, Some(envelope.deadline))))
+            }
+            Ok(Some(envelope)) => {
+                Box::pin(self.remove_expired(field, envelope.deadline)).await?;
+                Ok(None)
+            }
+            Err(ValueError::Store(error)) => Err(error.into()),
+            Err(ValueError::Json(error)) => Box::pin(self.envelope_failed(field, &error)).await,
+        }
+    }
+
+    /// An expiring field whose stored value did not decode: expired (its
+    /// content no longer matters), not an envelope, or an envelope whose
+    /// value does not decode.
+    async fn envelope_failed<V>(
+        &self,
+        field: &FieldSpec,
+        error: &serde_json::Error,
+    ) -> Result<Option<V>, SessionError> {
+        match self.read_stored(field).await? {
+            // `read_stored` removed it if it expired, and sent a malformed
+            // envelope to the decode policy.
+            None => Ok(None),
+            Some(_) => self
+                .decode_failed(field, reason(field, error))
+                .await
+                .map(|()| None),
+        }
+    }
+
+    async fn remove_expired(
+        &self,
+        field: &FieldSpec,
+        deadline: OffsetDateTime,
+    ) -> Result<(), SessionError> {
+        self.raw.remove(field.key).await?;
+        tracing::debug!(key = field.key, %deadline, "removed an expired session value");
+        Ok(())
     }
 
     /// Reads the stored JSON of a field, opening the expiry envelope and
@@ -496,7 +521,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
                 .map(|()| None);
         };
         if self.clock.now() >= deadline {
-            Box::pin(self.raw.remove_value(field.key)).await?;
+            Box::pin(self.raw.remove(field.key)).await?;
             tracing::debug!(key = field.key, %deadline, "removed an expired session value");
             return Ok(None);
         }
@@ -515,7 +540,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
                 reason,
             }),
             DecodePolicy::Reset => {
-                self.raw.remove_value(field.key).await?;
+                self.raw.remove(field.key).await?;
                 tracing::warn!(
                     key = field.key,
                     rust_type = field.rust_type,
@@ -527,19 +552,29 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         }
     }
 
-    /// Stores an encoded value, cycling the id when a `rotate_id` field
-    /// changes. Like the read path, it holds the untyped session's insert
-    /// future itself and boxes the rare rotation.
-    async fn store(
+    /// Stores a value, cycling the id when a `rotate_id` field changes. It
+    /// encodes straight from `value` into what the untyped session keeps,
+    /// and boxes the rare rotation.
+    async fn store<V: Serialize + Sync>(
         &self,
         field: &FieldSpec,
-        value: Value,
+        value: &V,
         deadline: Option<OffsetDateTime>,
     ) -> Result<(), SessionError> {
-        let changed = field.rotate_id && Box::pin(self.differs_from_stored(field, &value)).await?;
-        self.raw
-            .insert_value(field.key, sealed(value, deadline))
-            .await?;
+        let changed = field.rotate_id && Box::pin(self.differs_from_stored(field, &encode(field, value)?)).await?;
+        let written = match deadline {
+            Some(deadline) => {
+                self.raw
+                    .encode(field.key, &envelope::Envelope::sealing(value, deadline))
+                    .await
+            }
+            None => self.raw.encode(field.key, value).await,
+        };
+        match written {
+            Ok(()) => {}
+            Err(ValueError::Store(error)) => return Err(error.into()),
+            Err(ValueError::Json(error)) => return Err(encode_error(field, &error)),
+        }
         if T::VERSION.is_some() {
             self.stamp().await?;
         }
@@ -618,7 +653,11 @@ fn sealed(value: Value, deadline: Option<OffsetDateTime>) -> Value {
 ///
 /// [`SessionError::Encode`] when the value has no JSON form.
 pub fn encode<T: Serialize + ?Sized>(field: &FieldSpec, value: &T) -> Result<Value, SessionError> {
-    serde_json::to_value(value).map_err(|error| SessionError::Encode {
+    serde_json::to_value(value).map_err(|error| encode_error(field, &error))
+}
+
+fn encode_error(field: &FieldSpec, error: &serde_json::Error) -> SessionError {
+    SessionError::Encode {
         key: field.key,
         rust_type: field.rust_type,
         reason: if field.sensitive {
@@ -626,5 +665,15 @@ pub fn encode<T: Serialize + ?Sized>(field: &FieldSpec, value: &T) -> Result<Val
         } else {
             error.to_string()
         },
-    })
+    }
+}
+
+/// What a decode error says: serde's message, or for a sensitive field a
+/// message that cannot quote the stored value.
+fn reason(field: &FieldSpec, error: &serde_json::Error) -> String {
+    if field.sensitive {
+        REDACTED_REASON.to_owned()
+    } else {
+        error.to_string()
+    }
 }

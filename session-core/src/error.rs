@@ -171,10 +171,14 @@ impl StoreError {
     pub fn is_corrupt_record(&self) -> bool {
         use tower_sessions_core::session::Error as SessionFailure;
         use tower_sessions_core::session_store::Error as StoreFailure;
+        #[cfg(feature = "layer")]
+        if let Some(error) = self.0.downcast_ref::<crate::cas::CasError>() {
+            return error.is_corrupt_record();
+        }
         matches!(
             self.0.downcast_ref::<SessionFailure>(),
             Some(SessionFailure::Store(StoreFailure::Decode(_)) | SessionFailure::SerdeJson(_))
-        )
+        ) || self.0.is::<serde_json::Error>()
     }
 }
 

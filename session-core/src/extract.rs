@@ -6,6 +6,7 @@ use http::request::Parts;
 
 use crate::clock::Clock;
 use crate::error::SessionError;
+use crate::request_session::RequestSession;
 
 /// Why a typed handle could not be extracted from a request.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,8 @@ impl IntoResponse for SessionError {
     }
 }
 
-/// The untyped session and clock a generated extractor builds its handle from.
+/// The untyped session and clock a generated extractor builds its handle
+/// from: the session of this crate's layer when it ran, else tower-sessions'.
 ///
 /// # Errors
 ///
@@ -62,14 +64,18 @@ impl IntoResponse for SessionError {
 pub fn session_from_parts(
     parts: &Parts,
     handle: &'static str,
-) -> Result<(tower_sessions_core::Session, Clock), SessionRejection> {
+) -> Result<(RequestSession, Clock), SessionRejection> {
+    let clock = parts.extensions.get::<Clock>().cloned().unwrap_or_default();
+    #[cfg(feature = "layer")]
+    if let Some(session) = parts.extensions.get::<crate::layer::LayerSession>() {
+        return Ok((RequestSession::Layer(session.clone()), clock));
+    }
     let session = parts
         .extensions
         .get::<tower_sessions_core::Session>()
         .cloned()
         .ok_or(SessionRejection::MissingSessionLayer { handle })?;
-    let clock = parts.extensions.get::<Clock>().cloned().unwrap_or_default();
-    Ok((session, clock))
+    Ok((RequestSession::Tower(session), clock))
 }
 
 /// Implements `FromRequestParts` for a generated handle (called by the derive).

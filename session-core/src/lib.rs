@@ -95,6 +95,7 @@ mod clock;
 mod disjoint;
 mod envelope;
 mod error;
+mod expiry;
 #[cfg(feature = "axum")]
 mod extract;
 mod field;
@@ -105,6 +106,7 @@ mod layout;
 mod memory;
 mod migrate;
 mod raw;
+mod request_session;
 mod schema;
 mod string_storage;
 #[cfg(feature = "schema")]
@@ -116,12 +118,14 @@ pub mod __private;
 
 pub use clock::{Clock, ManualClock, TimeSource};
 pub use error::{SessionError, StoreError};
+pub use expiry::Expiry;
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;
 #[cfg(feature = "schema")]
 pub use layout::StoredLayout;
 pub use memory::MemorySession;
-pub use raw::RawSession;
+pub use raw::{RawSession, ValueError};
+pub use request_session::RequestSession;
 pub use schema::{SchemaVersion, SessionSchema};
 pub use string_storage::StringStorage;
 pub use time;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::Value;
 
 use crate::error::StoreError;
+use crate::expiry::Expiry;
 use crate::raw::RawSession;
 
 /// A session held in memory: a map of JSON values and an id.
@@ -37,6 +38,7 @@ struct MemoryState {
     /// Incremented by `cycle_id` and `flush`, so tests can observe rotations.
     id: u64,
     values: BTreeMap<String, Value>,
+    expiry: Option<Expiry>,
 }
 
 impl MemorySession {
@@ -97,8 +99,8 @@ impl RawSession for MemorySession {
         Ok(())
     }
 
-    async fn remove_value(&self, key: &str) -> Result<Option<Value>, StoreError> {
-        Ok(self.lock().values.remove(key))
+    async fn remove(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().values.remove(key).is_some())
     }
 
     async fn cycle_id(&self) -> Result<(), StoreError> {
@@ -115,5 +117,13 @@ impl RawSession for MemorySession {
 
     fn id(&self) -> Option<String> {
         Some(self.lock().id.to_string())
+    }
+
+    fn expiry(&self) -> Option<Expiry> {
+        self.lock().expiry
+    }
+
+    fn set_expiry(&self, expiry: Option<Expiry>) {
+        self.lock().expiry = expiry;
     }
 }

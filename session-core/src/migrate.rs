@@ -129,13 +129,13 @@ async fn migrate<T: SessionSchema, S: RawSession>(
                     .await?;
             }
             None => {
-                core.raw().remove_value(key).await?;
+                core.raw().remove(key).await?;
             }
         }
     }
     for key in chain_keys {
         if !T::KEYS.contains(&key) {
-            core.raw().remove_value(key).await?;
+            core.raw().remove(key).await?;
         }
     }
     core.raw()

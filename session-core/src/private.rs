@@ -8,7 +8,7 @@ pub use crate::migrate::{MigrateFrom, is_version, migrate_step, no_migration_pat
 pub use serde;
 pub use serde_json::Value;
 pub use time::OffsetDateTime;
-pub use tower_sessions_core::Session as DefaultRaw;
+pub use crate::request_session::RequestSession as DefaultRaw;
 
 #[cfg(feature = "axum")]
 pub use crate::extract::session_from_parts;

@@ -142,7 +142,7 @@ impl<S: RawSession> StringStorage<S> {
     /// See the [type's errors](Self#errors).
     pub async fn remove_item(&self, key: &str) -> Result<(), SessionError> {
         let key = self.storage_key(key)?;
-        self.raw.remove_value(&key).await?;
+        self.raw.remove(&key).await?;
         Ok(())
     }
 
@@ -163,7 +163,7 @@ impl<S: RawSession> StringStorage<S> {
             .map(|key| self.storage_key(key.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         for key in keys {
-            self.raw.remove_value(&key).await?;
+            self.raw.remove(&key).await?;
         }
         Ok(())
     }

@@ -427,7 +427,7 @@ mod properties {
                 old.save(&v1).await.unwrap();
                 if !stamped {
                     // Data written before the schema had a version.
-                    raw.remove_value("shop.__version").await.unwrap();
+                    raw.remove("shop.__version").await.unwrap();
                 }
                 handle(&raw).load().await.unwrap()
             });

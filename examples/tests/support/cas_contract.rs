@@ -1,26 +1,28 @@
 //! The compare-and-swap contract every `CasStore` must keep, as one function
 //! each store's test calls. See `session_core::cas::CasStore`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use session_core::cas::{CasStore, Loaded, Revision, Written};
+use session_core::cas::{CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written};
 use session_core::time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
 
 fn record(value: i64, expiry_date: OffsetDateTime) -> Record {
     Record {
-        id: Id::default(),
-        data: HashMap::from([("count".to_owned(), value.into())]),
+        id: SessionId::random().expect("random bytes"),
+        data: Data::from_iter([("count", count(value))]),
         expiry_date,
     }
+}
+
+fn count(value: i64) -> StoredValue {
+    StoredValue::from(serde_json::Value::from(value))
 }
 
 fn in_an_hour() -> OffsetDateTime {
     OffsetDateTime::now_utc() + Duration::hours(1)
 }
 
-async fn live(store: &dyn CasStore, id: &Id) -> (Record, Revision) {
+async fn live(store: &dyn CasStore, id: &SessionId) -> (Record, Revision) {
     match store.load(id).await.expect("load") {
         Loaded::Live { record, revision } => (record, revision),
         other => panic!("expected a live record, found {other:?}"),
@@ -54,7 +56,7 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
 
     // save with the loaded revision wins, a stale revision conflicts
     let mut second = loaded.clone();
-    second.data.insert("count".into(), 2.into());
+    second.data.insert("count", count(2));
     let Written::Done(after_save) = store.save(&second, loaded_revision).await.expect("save")
     else {
         panic!("{label}: a save with the current revision must succeed");
@@ -64,7 +66,7 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         "{label}: a save changes the revision"
     );
     let mut stale = loaded.clone();
-    stale.data.insert("count".into(), 99.into());
+    stale.data.insert("count", count(99));
     assert_eq!(
         store
             .save(&stale, loaded_revision)
@@ -74,8 +76,8 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         "{label}: a save with a stale revision conflicts"
     );
     assert_eq!(
-        live(store, &first.id).await.0.data["count"],
-        2,
+        live(store, &first.id).await.0.data.get("count"),
+        Some(&count(2)),
         "{label}: the conflict wrote nothing"
     );
     println!("{label}: save is conditional on the revision ok");
@@ -109,8 +111,8 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         "{label}: create must move off a taken id"
     );
     assert_eq!(
-        live(store, &first.id).await.0.data["count"],
-        2,
+        live(store, &first.id).await.0.data.get("count"),
+        Some(&count(2)),
         "{label}: create overwrote a record"
     );
     println!("{label}: create never overwrites ok");
@@ -120,7 +122,7 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
     let mut racers = Vec::new();
     for value in 0..16 {
         let mut attempt = current.clone();
-        attempt.data.insert("count".into(), (100 + value).into());
+        attempt.data.insert("count", count(100 + value));
         racers.push(async move { store.save(&attempt, revision).await.expect("racing save") });
     }
     let outcomes = futures_join_all(racers).await;
@@ -193,7 +195,7 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         Written::Done(_)
     ));
     assert_eq!(store.load(&reuse.id).await.expect("load"), Loaded::Ended);
-    let junk = Id::default();
+    let junk = SessionId::random().expect("random bytes");
     assert_eq!(
         store.delete(&junk, None).await.expect("delete of nothing"),
         Written::Gone

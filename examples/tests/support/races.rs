@@ -164,7 +164,7 @@ pub(crate) trait Probe: Send + Sync {
 impl<S: CasStore> Probe for S {
     async fn is_live(&self, id: &Id) -> bool {
         matches!(
-            self.load(id).await.expect("probe the store"),
+            self.load(&(*id).into()).await.expect("probe the store"),
             Loaded::Live { .. }
         )
     }

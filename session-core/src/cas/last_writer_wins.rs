@@ -1,11 +1,13 @@
 //! Any tower-sessions store under the layer, with its own semantics.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tower_sessions_core::SessionStore;
-use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session;
 use tower_sessions_core::session_store;
 
-use super::{CasStore, Loaded, Revision, Written};
+use super::{CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written};
 
 /// A plain tower-sessions store under [`SessionLayer`](crate::layer::SessionLayer).
 ///
@@ -15,6 +17,9 @@ use super::{CasStore, Loaded, Revision, Written};
 /// deleted id is not remembered. Within one app instance the layer still
 /// runs the requests of a session one after the other, so the race needs two
 /// instances; use a [`CasStore`] to close it.
+///
+/// Records cross into the wrapped store as tower-sessions' `Record`, a map
+/// of JSON trees: that conversion is the cost of a plain store.
 #[derive(Clone, Debug)]
 pub struct LastWriterWins<S>(S);
 
@@ -36,28 +41,77 @@ impl<S: SessionStore> LastWriterWins<S> {
 
 #[async_trait]
 impl<S: SessionStore> CasStore for LastWriterWins<S> {
-    async fn load(&self, id: &Id) -> session_store::Result<Loaded> {
-        Ok(match self.0.load(id).await? {
+    async fn load(&self, id: &SessionId) -> Result<Loaded, CasError> {
+        Ok(match self.0.load(&(*id).into()).await.map_err(from_tower)? {
             Some(record) => Loaded::Live {
-                record,
+                record: from_tower_record(&record),
                 revision: UNVERSIONED,
             },
             None => Loaded::Missing,
         })
     }
 
-    async fn create(&self, record: &mut Record) -> session_store::Result<Revision> {
-        self.0.create(record).await?;
+    async fn create(&self, record: &mut Record) -> Result<Revision, CasError> {
+        let mut theirs = to_tower_record(record)?;
+        self.0.create(&mut theirs).await.map_err(from_tower)?;
+        record.id = theirs.id.into();
         Ok(UNVERSIONED)
     }
 
-    async fn save(&self, record: &Record, _expected: Revision) -> session_store::Result<Written> {
-        self.0.save(record).await?;
+    async fn save(&self, record: &Record, _expected: Revision) -> Result<Written, CasError> {
+        self.0
+            .save(&to_tower_record(record)?)
+            .await
+            .map_err(from_tower)?;
         Ok(Written::Done(UNVERSIONED))
     }
 
-    async fn delete(&self, id: &Id, _expected: Option<Revision>) -> session_store::Result<Written> {
-        self.0.delete(id).await?;
+    async fn delete(
+        &self,
+        id: &SessionId,
+        _expected: Option<Revision>,
+    ) -> Result<Written, CasError> {
+        self.0.delete(&(*id).into()).await.map_err(from_tower)?;
         Ok(Written::Done(UNVERSIONED))
     }
+}
+
+fn from_tower(error: session_store::Error) -> CasError {
+    match error {
+        session_store::Error::Decode(message) => CasError::Decode(message),
+        session_store::Error::Encode(message) => CasError::Encode(message),
+        session_store::Error::Backend(message) => CasError::Backend(message),
+    }
+}
+
+fn from_tower_record(record: &session::Record) -> Record {
+    Record {
+        id: record.id.into(),
+        data: Data::from_map(
+            record
+                .data
+                .iter()
+                .map(|(key, value)| (Arc::from(key.as_str()), StoredValue::from_value(value)))
+                .collect(),
+        ),
+        expiry_date: record.expiry_date,
+    }
+}
+
+fn to_tower_record(record: &Record) -> Result<session::Record, CasError> {
+    let data = record
+        .data
+        .iter()
+        .map(|(key, value)| {
+            value
+                .to_value()
+                .map(|value| (key.to_owned(), value))
+                .map_err(|error| CasError::Encode(format!("the value under `{key}`: {error}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(session::Record {
+        id: record.id.into(),
+        data,
+        expiry_date: record.expiry_date,
+    })
 }

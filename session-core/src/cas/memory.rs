@@ -6,20 +6,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store;
-
-use super::{CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Revision, Written};
+use super::{
+    CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Record, Revision, SessionId, Written,
+};
 
 /// Sessions in a `HashMap` behind a mutex: for development, tests and
 /// single-instance apps that may lose their sessions on restart.
+///
+/// A record is kept as the shared snapshot a request loads: loading it
+/// copies no value, and a save swaps in the new snapshot.
 ///
 /// Clones share the same map, so two layers built on clones behave like two
 /// app instances on one store. Expired records and ended markers are purged
 /// lazily, when their id is touched, and by [`CasMemoryStore::purge_expired`].
 #[derive(Clone, Debug)]
 pub struct CasMemoryStore {
-    entries: Arc<Mutex<HashMap<Id, Entry>>>,
+    entries: Arc<Mutex<HashMap<SessionId, Entry>>>,
     ended_marker_lifetime: Duration,
 }
 
@@ -83,7 +85,7 @@ impl CasMemoryStore {
 
     /// A poisoned mutex only means another thread panicked while holding it;
     /// every update below leaves the map consistent, so keep using it.
-    fn lock(&self) -> MutexGuard<'_, HashMap<Id, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Entry>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -98,7 +100,7 @@ impl CasMemoryStore {
 
 #[async_trait]
 impl CasStore for CasMemoryStore {
-    async fn load(&self, id: &Id) -> session_store::Result<Loaded> {
+    async fn load(&self, id: &SessionId) -> Result<Loaded, CasError> {
         let now = OffsetDateTime::now_utc();
         let mut entries = self.lock();
         Ok(match entries.get(id) {
@@ -115,10 +117,10 @@ impl CasStore for CasMemoryStore {
         })
     }
 
-    async fn create(&self, record: &mut Record) -> session_store::Result<Revision> {
+    async fn create(&self, record: &mut Record) -> Result<Revision, CasError> {
         let mut entries = self.lock();
         while entries.contains_key(&record.id) {
-            record.id = Id::default();
+            record.id = SessionId::random()?;
         }
         entries.insert(
             record.id,
@@ -130,7 +132,7 @@ impl CasStore for CasMemoryStore {
         Ok(Revision::FIRST)
     }
 
-    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written> {
+    async fn save(&self, record: &Record, expected: Revision) -> Result<Written, CasError> {
         let now = OffsetDateTime::now_utc();
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(&record.id) else {
@@ -153,7 +155,7 @@ impl CasStore for CasMemoryStore {
         })
     }
 
-    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written> {
+    async fn delete(&self, id: &SessionId, expected: Option<Revision>) -> Result<Written, CasError> {
         let now = OffsetDateTime::now_utc();
         let mut entries = self.lock();
         let revision = match entries.get(id) {

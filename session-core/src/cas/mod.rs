@@ -19,8 +19,11 @@
 //!
 //! [`SessionLayer`]: crate::layer::SessionLayer
 
+mod error;
+mod id;
 mod last_writer_wins;
 mod memory;
+mod record;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -30,10 +33,11 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store;
 
+pub use error::CasError;
+pub use id::{InvalidSessionId, SessionId};
 pub use last_writer_wins::LastWriterWins;
+pub use record::{Data, Record, StoredValue};
 pub use memory::CasMemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisCasStore;
@@ -127,40 +131,36 @@ pub enum Written {
 ///   record with that revision. Without a live record it stores nothing and
 ///   returns [`Written::Gone`], so a client-chosen id never leaves a trace.
 ///
-/// Every method returns a [`session_store::Error`] when the store cannot be
-/// reached or returns something it cannot read.
+/// Every method returns a [`CasError`] when the store cannot be reached
+/// ([`CasError::Backend`]) or holds something it cannot read
+/// ([`CasError::Decode`]).
+///
+/// # Record format
+///
+/// Stores that keep bytes write [`Data::encode`] and read
+/// [`Data::decode`]: format 1, a JSON object of storage key to value, which
+/// is also what the previous release wrote, so instances of both releases
+/// can share one store during a rolling deploy, in both directions. A later
+/// format will begin with a tag byte other than `{`; this release refuses
+/// such a record as corrupt rather than misreading it, so a new format can
+/// only be switched on once every instance reads it.
 #[async_trait]
 pub trait CasStore: Debug + Send + Sync + 'static {
     /// Loads the record stored under `id`.
-    async fn load(&self, id: &Id) -> session_store::Result<Loaded>;
+    async fn load(&self, id: &SessionId) -> Result<Loaded, CasError>;
 
     /// Stores a new record, first changing `record.id` until it names
     /// nothing stored, and returns its first revision.
-    async fn create(&self, record: &mut Record) -> session_store::Result<Revision>;
+    async fn create(&self, record: &mut Record) -> Result<Revision, CasError>;
 
     /// Replaces the record under `record.id` if its revision is `expected`.
-    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written>;
+    async fn save(&self, record: &Record, expected: Revision) -> Result<Written, CasError>;
 
     /// Deletes the record under `id` (if its revision is `expected`, when
     /// given) and marks the id as ended.
-    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written>;
-}
-
-/// Encodes session data for a store that keeps bytes.
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-fn encode_data(
-    data: &std::collections::HashMap<String, serde_json::Value>,
-) -> session_store::Result<Vec<u8>> {
-    serde_json::to_vec(data).map_err(|error| session_store::Error::Encode(error.to_string()))
-}
-
-/// Decodes what [`encode_data`] wrote; a record that does not decode is an
-/// error naming the id, never a panic.
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-fn decode_data(
-    bytes: &[u8],
-) -> session_store::Result<std::collections::HashMap<String, serde_json::Value>> {
-    serde_json::from_slice(bytes).map_err(|error| {
-        session_store::Error::Decode(format!("a stored session record is corrupt: {error}"))
-    })
+    async fn delete(
+        &self,
+        id: &SessionId,
+        expected: Option<Revision>,
+    ) -> Result<Written, CasError>;
 }

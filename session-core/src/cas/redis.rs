@@ -9,17 +9,23 @@ use fred::clients::Pool;
 use fred::interfaces::{HashesInterface, LuaInterface};
 use fred::types::Value;
 use time::OffsetDateTime;
-use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store;
 
 use super::{
-    CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Revision, Written, decode_data, encode_data,
+    CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Data, Loaded, Record, Revision, SessionId,
+    Written,
 };
 
 /// The key prefix unless a store is told otherwise.
+/// The result of a store operation.
+type CasResult<T> = Result<T, CasError>;
+
 const DEFAULT_KEY_PREFIX: &str = "typed_session:";
 
 /// What the save and delete scripts return instead of a revision.
+/// How many fresh random ids `create` tries before it gives up: with 128
+/// random bits, more than one try means the store is not what it seems.
+const CREATE_ATTEMPTS: usize = 16;
+
 const GONE: i64 = -1;
 const CONFLICT: i64 = -2;
 
@@ -89,8 +95,8 @@ return revision
 /// `C` is any fred client that can run scripts and read hashes: a [`Pool`]
 /// by default, or a `fred::clients::Client`.
 ///
-/// Every method returns [`session_store::Error::Backend`] when Redis cannot
-/// be reached or refuses a command, and [`session_store::Error::Decode`] when
+/// Every method returns [`CasError::Backend`] when Redis cannot
+/// be reached or refuses a command, and [`CasError::Decode`] when
 /// a key holds something other than a record in this layout.
 #[derive(Clone, Debug)]
 pub struct RedisCasStore<C = Pool> {
@@ -127,7 +133,7 @@ impl<C> RedisCasStore<C> {
         self
     }
 
-    fn key(&self, id: &Id) -> String {
+    fn key(&self, id: &SessionId) -> String {
         format!("{}{id}", self.key_prefix)
     }
 
@@ -144,7 +150,7 @@ impl<C> CasStore for RedisCasStore<C>
 where
     C: LuaInterface + HashesInterface + Debug + Send + Sync + 'static,
 {
-    async fn load(&self, id: &Id) -> session_store::Result<Loaded> {
+    async fn load(&self, id: &SessionId) -> CasResult<Loaded> {
         let now = unix_ms(OffsetDateTime::now_utc())?;
         let reply: Value = self
             .client
@@ -177,17 +183,17 @@ where
         Ok(Loaded::Live {
             record: Record {
                 id: *id,
-                data: decode_data(data)?,
+                data: Data::decode(data)?,
                 expiry_date,
             },
             revision: Revision::new(revision),
         })
     }
 
-    async fn create(&self, record: &mut Record) -> session_store::Result<Revision> {
-        let data = encode_data(&record.data)?;
+    async fn create(&self, record: &mut Record) -> CasResult<Revision> {
+        let data = record.data.encode();
         let expiry = unix_ms(record.expiry_date)?;
-        loop {
+        for _ in 0..CREATE_ATTEMPTS {
             let created = CREATE
                 .run(
                     &self.client,
@@ -197,13 +203,17 @@ where
                 .await?;
             match created {
                 1 => return Ok(Revision::FIRST),
-                0 => record.id = Id::default(),
+                0 => record.id = SessionId::random()?,
                 other => return Err(unexpected(other)),
             }
         }
+        Err(CasError::Backend(format!(
+            "Redis refused {CREATE_ATTEMPTS} fresh random session ids in a row under the prefix `{}`",
+            self.key_prefix
+        )))
     }
 
-    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written> {
+    async fn save(&self, record: &Record, expected: Revision) -> CasResult<Written> {
         let now = unix_ms(OffsetDateTime::now_utc())?;
         let reply = SAVE
             .run(
@@ -211,7 +221,7 @@ where
                 self.key(&record.id),
                 vec![
                     Value::from(expected.get().to_string()),
-                    Value::Bytes(encode_data(&record.data)?.into()),
+                    Value::Bytes(record.data.encode().into()),
                     Value::Integer(unix_ms(record.expiry_date)?),
                     Value::Integer(now),
                 ],
@@ -220,7 +230,7 @@ where
         written(reply)
     }
 
-    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written> {
+    async fn delete(&self, id: &SessionId, expected: Option<Revision>) -> CasResult<Written> {
         let now = unix_ms(OffsetDateTime::now_utc())?;
         let expected = expected.map_or_else(String::new, |revision| revision.get().to_string());
         let reply = DELETE
@@ -261,7 +271,7 @@ impl LuaScript {
         client: &C,
         key: String,
         args: Vec<Value>,
-    ) -> session_store::Result<i64> {
+    ) -> CasResult<i64> {
         let sha1 = match self.sha1.get() {
             Some(sha1) => sha1,
             None => {
@@ -292,7 +302,7 @@ impl LuaScript {
 }
 
 /// What the save and delete scripts reply, as the contract says it.
-fn written(reply: i64) -> session_store::Result<Written> {
+fn written(reply: i64) -> CasResult<Written> {
     match reply {
         GONE => Ok(Written::Gone),
         CONFLICT => Ok(Written::Conflict),
@@ -305,7 +315,7 @@ fn written(reply: i64) -> session_store::Result<Written> {
 }
 
 /// Reads an integer field of a session hash.
-fn integer(value: &Value, field: &str) -> session_store::Result<i64> {
+fn integer(value: &Value, field: &str) -> CasResult<i64> {
     match value {
         Value::Integer(number) => Ok(*number),
         Value::Null => Err(corrupt(&format!("the field `{field}` is missing"))),
@@ -318,20 +328,20 @@ fn integer(value: &Value, field: &str) -> session_store::Result<i64> {
 }
 
 /// Milliseconds since the unix epoch, rounded down, as Redis expiries count.
-fn unix_ms(instant: OffsetDateTime) -> session_store::Result<i64> {
+fn unix_ms(instant: OffsetDateTime) -> CasResult<i64> {
     i64::try_from(instant.unix_timestamp_nanos().div_euclid(1_000_000)).map_err(|error| {
-        session_store::Error::Encode(format!("an expiry date is out of range: {error}"))
+        CasError::Encode(format!("an expiry date is out of range: {error}"))
     })
 }
 
-fn backend(error: &fred::error::Error) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
+fn backend(error: &fred::error::Error) -> CasError {
+    CasError::Backend(error.to_string())
 }
 
-fn corrupt(detail: &str) -> session_store::Error {
-    session_store::Error::Decode(format!("a stored session record is corrupt: {detail}"))
+fn corrupt(detail: &str) -> CasError {
+    CasError::Decode(format!("a stored session record is corrupt: {detail}"))
 }
 
-fn unexpected(reply: impl Debug) -> session_store::Error {
-    session_store::Error::Decode(format!("a session script returned {reply:?}"))
+fn unexpected(reply: impl Debug) -> CasError {
+    CasError::Decode(format!("a session script returned {reply:?}"))
 }

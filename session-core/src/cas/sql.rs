@@ -7,14 +7,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use time::OffsetDateTime;
-use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store;
 
 use super::{
-    CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Revision, Written, decode_data, encode_data,
+    CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Data, Loaded, Record, Revision, SessionId,
+    Written,
 };
 
 /// The table a store uses unless told otherwise.
+/// The result of a store operation.
+type CasResult<T> = Result<T, CasError>;
+
 const DEFAULT_TABLE_NAME: &str = "typed_sessions";
 
 /// Ids are 128 random bits, so a second draw is already a rarity; a run of
@@ -235,7 +237,7 @@ where
 
     /// Whether a live record is stored under `id` at `now`: tells a refused
     /// conditional write's conflict from a session that is gone.
-    async fn is_live(&self, id: &Id, now: i64) -> session_store::Result<bool> {
+    async fn is_live(&self, id: &SessionId, now: i64) -> CasResult<bool> {
         let table = &self.table_name;
         let row = sqlx::query(&format!(
             r#"select 1 from "{table}" where id = $1 and data is not null and expiry > $2"#
@@ -260,7 +262,7 @@ where
     for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
-    async fn load(&self, id: &Id) -> session_store::Result<Loaded> {
+    async fn load(&self, id: &SessionId) -> CasResult<Loaded> {
         let table = &self.table_name;
         let row = sqlx::query(&format!(
             r#"select revision, data, expiry from "{table}" where id = $1 and expiry > $2"#
@@ -279,20 +281,20 @@ where
         Ok(Loaded::Live {
             record: Record {
                 id: *id,
-                data: decode_data(&data)?,
+                data: Data::decode(&data)?,
                 expiry_date: from_unix_millis(column(&row, "expiry")?)?,
             },
             revision: stored_revision(column(&row, "revision")?)?,
         })
     }
 
-    async fn create(&self, record: &mut Record) -> session_store::Result<Revision> {
+    async fn create(&self, record: &mut Record) -> CasResult<Revision> {
         let table = &self.table_name;
         let query = format!(
             r#"insert into "{table}" (id, revision, data, expiry) values ($1, $2, $3, $4)
             on conflict (id) do nothing"#
         );
-        let data = encode_data(&record.data)?;
+        let data = record.data.encode();
         let expiry = unix_millis(record.expiry_date);
         let first = revision_parameter(Revision::FIRST)?;
         for _ in 0..CREATE_ATTEMPTS {
@@ -307,14 +309,14 @@ where
             if DB::rows_affected(&inserted) == 1 {
                 return Ok(Revision::FIRST);
             }
-            record.id = Id::default();
+            record.id = SessionId::random()?;
         }
-        Err(session_store::Error::Backend(format!(
+        Err(CasError::Backend(format!(
             "table `{table}` refused {CREATE_ATTEMPTS} fresh random session ids in a row"
         )))
     }
 
-    async fn save(&self, record: &Record, expected: Revision) -> session_store::Result<Written> {
+    async fn save(&self, record: &Record, expected: Revision) -> CasResult<Written> {
         let table = &self.table_name;
         let now = unix_millis(OffsetDateTime::now_utc());
         let row = sqlx::query(&format!(
@@ -322,7 +324,7 @@ where
             where id = $3 and revision = $4 and data is not null and expiry > $5
             returning revision"#
         ))
-        .bind(encode_data(&record.data)?)
+        .bind(record.data.encode())
         .bind(unix_millis(record.expiry_date))
         .bind(record.id.to_string())
         .bind(revision_parameter(expected)?)
@@ -340,7 +342,7 @@ where
         })
     }
 
-    async fn delete(&self, id: &Id, expected: Option<Revision>) -> session_store::Result<Written> {
+    async fn delete(&self, id: &SessionId, expected: Option<Revision>) -> CasResult<Written> {
         let table = &self.table_name;
         let now = unix_millis(OffsetDateTime::now_utc());
         let until = marker_until(now, self.ended_marker_lifetime);
@@ -400,20 +402,20 @@ fn valid_table_name(name: String) -> Result<String, sqlx::Error> {
     clippy::needless_pass_by_value,
     reason = "taken by value to fit `map_err`"
 )]
-fn backend(error: sqlx::Error) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
+fn backend(error: sqlx::Error) -> CasError {
+    CasError::Backend(error.to_string())
 }
 
 /// Reads a column of a row; a value of another type is a corrupt record,
 /// not a failure of the database.
-fn column<'r, R, T>(row: &'r R, name: &str) -> session_store::Result<T>
+fn column<'r, R, T>(row: &'r R, name: &str) -> CasResult<T>
 where
     R: Row,
     for<'n> &'n str: sqlx::ColumnIndex<R>,
     T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     row.try_get(name).map_err(|error| {
-        session_store::Error::Decode(format!("a stored session row is corrupt: {error}"))
+        CasError::Decode(format!("a stored session row is corrupt: {error}"))
     })
 }
 
@@ -424,22 +426,22 @@ fn unix_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(millis).unwrap_or(if millis < 0 { i64::MIN } else { i64::MAX })
 }
 
-fn from_unix_millis(millis: i64) -> session_store::Result<OffsetDateTime> {
+fn from_unix_millis(millis: i64) -> CasResult<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).map_err(|error| {
-        session_store::Error::Decode(format!("a stored session expiry is out of range: {error}"))
+        CasError::Decode(format!("a stored session expiry is out of range: {error}"))
     })
 }
 
-fn stored_revision(number: i64) -> session_store::Result<Revision> {
+fn stored_revision(number: i64) -> CasResult<Revision> {
     u64::try_from(number).map(Revision::new).map_err(|_| {
-        session_store::Error::Decode(format!("a stored session revision is negative: {number}"))
+        CasError::Decode(format!("a stored session revision is negative: {number}"))
     })
 }
 
 /// Revisions come from the table, so one beyond `i64` was never stored.
-fn revision_parameter(revision: Revision) -> session_store::Result<i64> {
+fn revision_parameter(revision: Revision) -> CasResult<i64> {
     i64::try_from(revision.get()).map_err(|_| {
-        session_store::Error::Encode(format!(
+        CasError::Encode(format!(
             "revision {} is beyond what the table can hold",
             revision.get()
         ))

@@ -1,14 +1,14 @@
 //! Writing a request's session back: compare-and-swap, merging another
 //! request's changes to other keys, refusing everything else.
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use tower_sessions_core::session::{Id, Record};
-use tower_sessions_core::session_store;
+use time::OffsetDateTime;
 
-use super::merge::{Base, Data};
-use super::request_store::{Pending, RequestState, Snapshot};
-use crate::cas::{CasStore, Loaded, Revision, Written};
+use super::session::{Base, State};
+use crate::cas::{CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written};
+use crate::expiry::Expiry;
 
 /// How often a save reloads and merges before it gives up with a conflict.
 /// Each retry needs yet another request to have written in between.
@@ -17,14 +17,13 @@ const MAX_MERGES: usize = 8;
 /// What the commit did, which decides the response.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// Nothing to write, or only an expiry refresh that had nothing left to
-    /// refresh.
+    /// Nothing to write.
     Unchanged,
     /// The session is stored under `id`, which the client must be sent when
     /// it is new.
     Stored {
         /// The id the record is stored under.
-        id: Id,
+        id: SessionId,
         /// Whether the id differs from the one the request carried.
         new_id: bool,
     },
@@ -37,139 +36,207 @@ pub(crate) enum Outcome {
     EndedElsewhere,
     /// The store failed: nothing more was written.
     Unavailable,
+    /// The stored record does not decode; it was left as it is.
+    Corrupt,
 }
 
-/// Writes what `state` asks for to `store`.
-pub(crate) async fn commit<S: CasStore>(store: &S, state: RequestState) -> Outcome {
-    let RequestState {
-        loaded,
-        pending,
-        deleted,
-        ..
-    } = state;
-    let result = match (deleted, pending) {
-        (None, None) => Ok(Outcome::Unchanged),
-        (None, Some(Pending::Save(mut record))) => match loaded {
-            Some(Snapshot::Live { revision, base, .. }) => {
-                save(store, base, Cow::Owned(record), revision).await
+/// The changes of one request, as the commit applies them.
+struct Changes {
+    /// Key to new value (`None`: removed), only where it differs from the
+    /// base.
+    keys: BTreeMap<Arc<str>, Option<StoredValue>>,
+    /// The base's data is dropped (flush): the new record holds only `keys`.
+    cleared: bool,
+}
+
+impl Changes {
+    /// The request's changes with every write of an unchanged value
+    /// dropped, so it cannot conflict.
+    fn of(state: &mut State, base: Option<&Data>) -> Self {
+        let cleared = state.cleared;
+        let mut keys = std::mem::take(&mut state.changes);
+        if !cleared {
+            keys.retain(|key, change| {
+                let stored = base.and_then(|data| data.get(key));
+                match (change, stored) {
+                    (Some(new), Some(old)) => new != old,
+                    (None, None) => false,
+                    _ => true,
+                }
+            });
+        } else {
+            keys.retain(|_, change| change.is_some());
+        }
+        Changes { keys, cleared }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && !self.cleared
+    }
+
+    /// The data after the changes, over `base`.
+    fn apply(&self, base: Option<&Data>) -> Data {
+        let mut map = match (self.cleared, base) {
+            (false, Some(data)) => data.to_map(),
+            _ => BTreeMap::new(),
+        };
+        for (key, change) in &self.keys {
+            match change {
+                Some(value) => map.insert(Arc::clone(key), value.clone()),
+                None => map.remove(key),
+            };
+        }
+        Data::from_map(map)
+    }
+
+    /// The keys we changed that `theirs` also changed from `base`, to a
+    /// different value than ours. A key both requests changed is a conflict
+    /// even when they wrote the same value: two requests that each took the
+    /// same flash message must not both count as its single read.
+    fn clashes(&self, base: &Data, theirs: &Data) -> Vec<Arc<str>> {
+        self.keys
+            .keys()
+            .filter(|key| {
+                let before = base.get(key);
+                let now = theirs.get(key);
+                match (before, now) {
+                    (Some(before), Some(now)) => !before.same_value(now),
+                    (None, None) => false,
+                    _ => true,
+                }
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Writes what the request did to `store`.
+///
+/// `refresh` says whether an unchanged live session must still be saved,
+/// to move its expiry (`Expiry::OnInactivity`); so must one whose expiry
+/// setting the handler changed.
+pub(crate) async fn commit<S: CasStore>(
+    store: &S,
+    base: &Base,
+    mut state: State,
+    refresh: bool,
+) -> Outcome {
+    let now = OffsetDateTime::now_utc();
+    let expiry_date = Expiry::deadline(state.expiry, now);
+    let changes = Changes::of(&mut state, base.data());
+    let result = match base {
+        Base::Failed(_) => return Outcome::Unavailable,
+        Base::Live {
+            id,
+            revision,
+            data,
+            expiry_date: stored_expiry,
+        } => {
+            if state.end_id {
+                end_or_replace(store, *id, *revision, data, &changes, expiry_date).await
+            } else if changes.is_empty() {
+                if state.expiry_changed || (refresh && expiry_date > *stored_expiry) {
+                    refresh_expiry(store, *id, *revision, data, expiry_date).await
+                } else {
+                    Ok(Outcome::Unchanged)
+                }
+            } else {
+                save(store, *id, *revision, data.clone(), &changes, expiry_date).await
             }
-            // The record vanished (expired) before a `clear` and new writes
-            // were saved: start a new session, never under the old id.
-            Some(Snapshot::Missing) => create(store, &mut record).await,
-            Some(Snapshot::Ended) if !record.data.is_empty() => Ok(Outcome::EndedElsewhere),
-            Some(Snapshot::Ended) => Ok(Outcome::Unchanged),
-            // The request store loads before it accepts a save.
-            None => Ok(Outcome::Conflict),
-        },
-        (None, Some(Pending::Create(mut record))) => match loaded {
-            Some(Snapshot::Ended) if !record.data.is_empty() => {
+        }
+        Base::Missing => {
+            let data = changes.apply(None);
+            if data.is_empty() {
+                Ok(if state.end_id {
+                    Outcome::Ended
+                } else {
+                    Outcome::Unchanged
+                })
+            } else {
+                create(store, data, expiry_date).await
+            }
+        }
+        Base::Ended => {
+            let data = changes.apply(None);
+            if data.is_empty() {
+                Ok(Outcome::Unchanged)
+            } else {
                 tracing::info!(
                     "a request wrote to a session that a concurrent request ended; nothing saved"
                 );
                 Ok(Outcome::EndedElsewhere)
             }
-            _ => create(store, &mut record).await,
-        },
-        (Some(id), None) => store.delete(&id, None).await.map(|_| Outcome::Ended),
-        (Some(id), Some(Pending::Create(mut record))) => match loaded {
-            Some(Snapshot::Live {
-                id: loaded_id,
-                revision,
-                base,
-            }) if loaded_id == id => replace(store, id, base, revision, record).await,
-            _ => match store.delete(&id, None).await {
-                Ok(_) => create(store, &mut record).await,
-                Err(error) => Err(error),
-            },
-        },
-        // `Session` never saves under an id it deleted.
-        (Some(_), Some(Pending::Save(_))) => Ok(Outcome::Conflict),
+        }
     };
     settle(result)
 }
 
 /// The outcome of a write, a store failure included.
-fn settle(result: session_store::Result<Outcome>) -> Outcome {
+fn settle(result: Result<Outcome, CasError>) -> Outcome {
     result.unwrap_or_else(|error| {
         tracing::error!(%error, "the session store failed to write a session");
-        Outcome::Unavailable
+        if error.is_corrupt_record() {
+            Outcome::Corrupt
+        } else {
+            Outcome::Unavailable
+        }
     })
 }
 
-/// The common case of [`commit`], done while `Session::save` lends the
-/// record: a save over a live record loaded at `revision`, no copy needed.
-pub(crate) async fn save_lent<S: CasStore>(
+/// Creates a record of `data` under a fresh id; an empty session is not
+/// worth a record (and a client-chosen id never leads to one).
+async fn create<S: CasStore>(
     store: &S,
-    base: Base,
-    record: &Record,
-    revision: Revision,
-) -> Outcome {
-    settle(save(store, base, Cow::Borrowed(record), revision).await)
-}
-
-/// The other common case: a new session, created in the record `Session`
-/// lends, which then carries the id the store accepted.
-pub(crate) async fn create_lent<S: CasStore>(store: &S, record: &mut Record) -> Outcome {
-    settle(create(store, record).await)
-}
-
-/// Creates `record` under a fresh id; an empty session is not worth a
-/// record (and a client-chosen id never leads to one).
-async fn create<S: CasStore>(store: &S, record: &mut Record) -> session_store::Result<Outcome> {
-    if record.data.is_empty() {
-        return Ok(Outcome::Unchanged);
-    }
-    record.id = Id::default();
-    store.create(record).await?;
+    data: Data,
+    expiry_date: OffsetDateTime,
+) -> Result<Outcome, CasError> {
+    let mut record = Record {
+        id: SessionId::random()?,
+        data,
+        expiry_date,
+    };
+    store.create(&mut record).await?;
     Ok(Outcome::Stored {
         id: record.id,
         new_id: true,
     })
 }
 
-/// Saves `record` over the revision it was loaded at, merging the changes
-/// of requests that saved in between.
+/// Saves the changes over the revision the request loaded, merging the
+/// changes of requests that saved in between.
 async fn save<S: CasStore>(
     store: &S,
-    mut base: Base,
-    mut record: Cow<'_, Record>,
+    id: SessionId,
     mut revision: Revision,
-) -> session_store::Result<Outcome> {
+    mut base: Data,
+    changes: &Changes,
+    mut expiry_date: OffsetDateTime,
+) -> Result<Outcome, CasError> {
     for _ in 0..MAX_MERGES {
+        let record = Record {
+            id,
+            data: changes.apply(Some(&base)),
+            expiry_date,
+        };
         match store.save(&record, revision).await? {
-            Written::Done(_) => {
-                return Ok(Outcome::Stored {
-                    id: record.id,
-                    new_id: false,
-                });
-            }
-            Written::Gone => return Ok(gone(&base, &record.data)),
+            Written::Done(_) => return Ok(Outcome::Stored { id, new_id: false }),
+            Written::Gone => return Ok(gone()),
             Written::Conflict => {}
         }
         let Loaded::Live {
             record: theirs,
             revision: current,
-        } = store.load(&record.id).await?
+        } = store.load(&id).await?
         else {
-            return Ok(gone(&base, &record.data));
+            return Ok(gone());
         };
-        if base.changed_keys(&record.data).is_empty() {
-            // Only the expiry was to be refreshed, and a newer save did it.
-            return Ok(Outcome::Stored {
-                id: record.id,
-                new_id: false,
-            });
+        let clashes = changes.clashes(&base, &theirs.data);
+        if !clashes.is_empty() {
+            return Ok(conflict(&clashes));
         }
-        match base.rebase(&record.data, &theirs.data) {
-            Ok(merged) => {
-                let record = record.to_mut();
-                record.data = merged;
-                record.expiry_date = record.expiry_date.max(theirs.expiry_date);
-                base = Base::of(&theirs.data);
-                revision = current;
-            }
-            Err(keys) => return Ok(conflict(&keys)),
-        }
+        base = theirs.data;
+        revision = current;
+        expiry_date = expiry_date.max(theirs.expiry_date);
     }
     tracing::warn!(
         attempts = MAX_MERGES,
@@ -178,20 +245,62 @@ async fn save<S: CasStore>(
     Ok(Outcome::Conflict)
 }
 
-/// Moves the session to a new id (rotation), or ends it and starts another
-/// (log out, then a write): the old id is deleted only at the revision this
-/// request built on, so a change another request saved in between is
-/// either merged into the new record or refused, never dropped.
-async fn replace<S: CasStore>(
+/// Moves an unchanged session's expiry; a newer save of the session moved
+/// it already, so a conflict is no failure.
+async fn refresh_expiry<S: CasStore>(
     store: &S,
-    old_id: Id,
-    mut base: Base,
+    id: SessionId,
+    revision: Revision,
+    data: &Data,
+    expiry_date: OffsetDateTime,
+) -> Result<Outcome, CasError> {
+    let record = Record {
+        id,
+        data: data.clone(),
+        expiry_date,
+    };
+    Ok(match store.save(&record, revision).await? {
+        Written::Done(_) | Written::Conflict => Outcome::Stored { id, new_id: false },
+        Written::Gone => {
+            tracing::debug!("an expiry refresh found its session ended; nothing to write");
+            Outcome::Unchanged
+        }
+    })
+}
+
+/// Ends the stored session (log out), or moves it to a new id (rotation;
+/// a log out followed by writes). A rotation deletes the old id only at the
+/// revision this request built on, so a change another request saved in
+/// between is either merged into the new record or refused, never dropped;
+/// a log out ends the session whatever was saved in between.
+async fn end_or_replace<S: CasStore>(
+    store: &S,
+    id: SessionId,
     mut revision: Revision,
-    mut record: Record,
-) -> session_store::Result<Outcome> {
+    base: &Data,
+    changes: &Changes,
+    expiry_date: OffsetDateTime,
+) -> Result<Outcome, CasError> {
+    if changes.cleared {
+        store.delete(&id, None).await?;
+        let data = changes.apply(None);
+        return if data.is_empty() {
+            Ok(Outcome::Ended)
+        } else {
+            create(store, data, expiry_date).await
+        };
+    }
+    let mut base = base.clone();
     for _ in 0..MAX_MERGES {
-        match store.delete(&old_id, Some(revision)).await? {
-            Written::Done(_) => return create(store, &mut record).await,
+        match store.delete(&id, Some(revision)).await? {
+            Written::Done(_) => {
+                let data = changes.apply(Some(&base));
+                return if data.is_empty() {
+                    Ok(Outcome::Ended)
+                } else {
+                    create(store, data, expiry_date).await
+                };
+            }
             Written::Gone => {
                 tracing::info!(
                     "a session was ended by a concurrent request while this one replaced it; nothing saved"
@@ -203,37 +312,27 @@ async fn replace<S: CasStore>(
         let Loaded::Live {
             record: theirs,
             revision: current,
-        } = store.load(&old_id).await?
+        } = store.load(&id).await?
         else {
             return Ok(Outcome::EndedElsewhere);
         };
-        match base.rebase(&record.data, &theirs.data) {
-            Ok(merged) => {
-                record.data = merged;
-                base = Base::of(&theirs.data);
-                revision = current;
-            }
-            Err(keys) => return Ok(conflict(&keys)),
+        let clashes = changes.clashes(&base, &theirs.data);
+        if !clashes.is_empty() {
+            return Ok(conflict(&clashes));
         }
+        base = theirs.data;
+        revision = current;
     }
     Ok(Outcome::Conflict)
 }
 
-/// A save found its record gone. With changes that is a conflict (deleted
-/// stays deleted); with none there was nothing to keep.
-fn gone(base: &Base, data: &Data) -> Outcome {
-    if base.changed_keys(data).is_empty() {
-        tracing::debug!("an expiry refresh found its session ended; nothing to write");
-        Outcome::Unchanged
-    } else {
-        tracing::info!(
-            "a request wrote to a session that a concurrent request ended; nothing saved"
-        );
-        Outcome::EndedElsewhere
-    }
+/// A save with changes found its record gone: deleted stays deleted.
+fn gone() -> Outcome {
+    tracing::info!("a request wrote to a session that a concurrent request ended; nothing saved");
+    Outcome::EndedElsewhere
 }
 
-fn conflict(keys: &std::collections::BTreeSet<String>) -> Outcome {
+fn conflict(keys: &[Arc<str>]) -> Outcome {
     tracing::info!(
         ?keys,
         "a concurrent request changed the same session keys; nothing saved"

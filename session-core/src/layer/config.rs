@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cookie::SameSite;
 use http::HeaderName;
-use tower_sessions_core::Expiry;
+use crate::expiry::Expiry;
 
 /// How long a request waits for the other requests of its session (in the
 /// same instance) before it is answered `503`.

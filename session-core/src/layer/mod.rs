@@ -45,11 +45,10 @@ mod config;
 pub mod cookie;
 mod error_page;
 mod locks;
-mod merge;
-mod request_store;
 #[cfg(any(feature = "signed", feature = "private"))]
 mod sealing;
 mod service;
+mod session;
 mod transport;
 
 use std::sync::Arc;
@@ -61,7 +60,9 @@ pub use ::cookie::SameSite;
 pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
 pub use error_page::{ErrorPage, ErrorPageRequest, LayerError};
 pub use service::SessionService;
-pub use tower_sessions_core::Expiry;
+pub use session::LayerSession;
+
+pub use crate::expiry::Expiry;
 
 use self::config::Settings;
 use self::locks::SessionLocks;
@@ -130,8 +131,9 @@ impl<S: CasStore> SessionLayerBuilder<S> {
     /// When sessions expire (default: when the browser session ends, with
     /// records kept two weeks). `Expiry::OnInactivity` refreshes the expiry
     /// on every request that uses the session, as tower-sessions does.
-    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
-        self.settings.expiry = Some(expiry);
+    /// It takes this crate's [`Expiry`] or tower-sessions' own.
+    pub fn with_expiry(mut self, expiry: impl Into<Expiry>) -> Self {
+        self.settings.expiry = Some(expiry.into());
         self
     }
 

@@ -3,19 +3,23 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
-use tower_sessions_core::{Expiry, Session};
+use async_trait::async_trait;
+use tower_sessions_core::Session;
 
 use super::Shared;
 use super::commit::{Outcome, commit};
 use super::error_page::{self, LayerError, default_response};
-use super::request_store::{Failure, RequestState, RequestStore, lock_state};
+use super::locks::SessionGuard;
+use super::session::{Base, Failure, LayerSession, Source, TowerBridge};
 use super::transport::{self, Presented};
-use crate::cas::CasStore;
+use crate::cas::{CasStore, Loaded, SessionId};
+use crate::expiry::Expiry;
+use crate::raw::RawSession;
 
 /// Gives each request a `tower_sessions::Session` and saves it after the
 /// inner service answered. Made by [`SessionLayer`](super::SessionLayer).
@@ -66,15 +70,20 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
         let presented = transport::read_id(&shared.settings, request.headers());
-        let state = Arc::new(Mutex::new(RequestState::default()));
-        let store = RequestStore::new(
-            Arc::clone(&shared.store),
-            Arc::clone(&shared.locks),
-            shared.settings.lock_wait,
-            Arc::clone(&state),
+        let source: Arc<dyn Source> = Arc::clone(&shared) as Arc<dyn Source>;
+        let session = LayerSession::new(source, presented.id, shared.settings.expiry);
+        // Raw tower-sessions code gets a `Session` over the same state; it
+        // costs its construction, and reads nothing until a handler uses it.
+        let tower = Session::new(
+            presented.id.map(Into::into),
+            Arc::new(TowerBridge {
+                inner: Arc::clone(&session.inner),
+            }),
+            shared.settings.expiry.map(Into::into),
         );
-        let session = Session::new(presented.id, Arc::new(store), shared.settings.expiry);
+        let session = session.with_tower_view(tower.clone());
         request.extensions_mut().insert(session.clone());
+        request.extensions_mut().insert(tower.clone());
         let asked = error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
         // The clone that was driven to readiness serves this request.
@@ -82,7 +91,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let response = inner.call(request).await?;
-            let response = finish(&shared, presented, &session, &state, response).await;
+            let response = finish(&shared, presented, &session, &tower, response).await;
             Ok(error_page::customise(
                 shared.settings.error_page.as_ref(),
                 asked.as_ref(),
@@ -92,61 +101,98 @@ where
     }
 }
 
+#[async_trait]
+impl<S: CasStore> Source for Shared<S> {
+    async fn load(&self, id: SessionId) -> (Base, Option<SessionGuard>) {
+        let Some(guard) = self.locks.acquire(id, self.settings.lock_wait).await else {
+            tracing::warn!(
+                waited_ms = self.settings.lock_wait.as_millis(),
+                "other requests of this session held it too long; answering 503"
+            );
+            return (Base::Failed(Failure::Busy), None);
+        };
+        let base = match self.store.load(&id).await {
+            Ok(Loaded::Live { record, revision }) => Base::Live {
+                id: record.id,
+                revision,
+                data: record.data,
+                expiry_date: record.expiry_date,
+            },
+            Ok(Loaded::Ended) => {
+                tracing::debug!("the request carries the id of a session that has just ended");
+                Base::Ended
+            }
+            Ok(Loaded::Missing) => Base::Missing,
+            Err(error) => {
+                tracing::error!(%error, "the session store failed to load a session");
+                Base::Failed(if error.is_corrupt_record() {
+                    Failure::Corrupt
+                } else {
+                    Failure::Unavailable
+                })
+            }
+        };
+        (base, Some(guard))
+    }
+}
+
 /// Saves the session the handler left behind and tells the client its id.
+/// Whatever happens, the session's lock is released when it returns, even
+/// if a handler kept a clone of the session beyond its response.
 async fn finish<S: CasStore, B: From<&'static str>>(
     shared: &Shared<S>,
     presented: Presented,
-    session: &Session,
-    state: &Mutex<RequestState>,
-    response: Response<B>,
-) -> Response<B> {
-    let response = save_and_answer(shared, presented, session, state, response).await;
-    // Whatever happened, the next request of this session may go now, even
-    // if a handler kept a clone of the `Session` beyond its response.
-    drop(lock_state(state).guard.take());
-    response
-}
-
-async fn save_and_answer<S: CasStore, B: From<&'static str>>(
-    shared: &Shared<S>,
-    presented: Presented,
-    session: &Session,
-    state: &Mutex<RequestState>,
+    session: &LayerSession,
+    tower: &Session,
     mut response: Response<B>,
 ) -> Response<B> {
-    if let Some(failure) = lock_state(state).failure {
+    let inner = &session.inner;
+    if let Err(failure) = adopt_tower_view(session, tower).await {
+        drop(inner.finish());
+        return failure_response(failure);
+    }
+    if let Some(Base::Failed(failure)) = inner.loaded_base() {
+        let failure = *failure;
+        drop(inner.finish());
         return failure_response(failure);
     }
     if response.status().is_server_error() {
         tracing::debug!(status = %response.status(), "the handler failed; the session is not saved");
+        drop(inner.finish());
         return response;
     }
-    lock_state(state).committing = true;
-    if needs_save(session).await && session.save().await.is_err() {
-        // Only loading can fail before the commit; the store recorded why.
-        let failure = lock_state(state).failure.unwrap_or(Failure::Unavailable);
-        return failure_response(failure);
+    let expiry = session.expiry();
+    let refresh = presented.id.is_some() && matches!(expiry, Some(Expiry::OnInactivity(_)));
+    if inner.loaded_base().is_none() && (refresh || inner.has_changes()) {
+        // A write that never read (a log out, a blind set) still builds on
+        // the stored record, under the session's lock.
+        if inner.base().await.is_err() {
+            let failure = match inner.loaded_base() {
+                Some(Base::Failed(failure)) => *failure,
+                _ => Failure::Unavailable,
+            };
+            drop(inner.finish());
+            return failure_response(failure);
+        }
     }
-    let mut taken = std::mem::take(&mut *lock_state(state));
-    // Hold this session's lock until the commit is done.
-    let guard = taken.guard.take();
-    let outcome = match taken.outcome.take() {
-        Some(done_while_saving) => done_while_saving,
-        None => commit(shared.store.as_ref(), taken).await,
+    let state = inner.finish();
+    let Some(base) = inner.loaded_base() else {
+        // Nothing was read or written.
+        return response;
     };
-    drop(guard);
+    let outcome = commit(shared.store.as_ref(), base, state, refresh).await;
 
     let settings = &shared.settings;
     match outcome {
         Outcome::Unchanged => {}
         Outcome::Stored { id, new_id } => {
-            if new_id || refreshes_cookie(session.expiry()) {
+            if new_id || refreshes_cookie(expiry) {
                 transport::write_id(
                     settings,
                     presented.carrier,
                     response.headers_mut(),
                     Some(id),
-                    session.expiry(),
+                    expiry,
                 );
             }
         }
@@ -162,8 +208,28 @@ async fn save_and_answer<S: CasStore, B: From<&'static str>>(
         Outcome::Conflict => return conflict_response(),
         Outcome::EndedElsewhere => return ended_response(),
         Outcome::Unavailable => return failure_response(Failure::Unavailable),
+        Outcome::Corrupt => return failure_response(Failure::Corrupt),
     }
     response
+}
+
+/// Takes in what raw tower-sessions code did to the request's `Session`:
+/// its unsaved writes, and an expiry it set.
+async fn adopt_tower_view(session: &LayerSession, tower: &Session) -> Result<(), Failure> {
+    if !tower.is_modified() {
+        return Ok(());
+    }
+    if tower.save().await.is_err() {
+        return Err(match session.inner.loaded_base() {
+            Some(Base::Failed(failure)) => *failure,
+            _ => Failure::Unavailable,
+        });
+    }
+    let set_by_tower = tower.expiry().map(Expiry::from);
+    if set_by_tower != session.expiry() && !session.inner.expiry_changed() {
+        session.set_expiry(set_by_tower);
+    }
+    Ok(())
 }
 
 /// Whether a save under an id the client already has must still send the
@@ -175,13 +241,6 @@ fn refreshes_cookie(expiry: Option<Expiry>) -> bool {
         expiry,
         Some(Expiry::OnInactivity(_) | Expiry::AtDateTime(_))
     )
-}
-
-/// Whether the session has something to write: a change, or an expiry to
-/// refresh, and in both cases data or an id.
-async fn needs_save(session: &Session) -> bool {
-    let refreshes = matches!(session.expiry(), Some(Expiry::OnInactivity(_)));
-    (session.is_modified() || refreshes) && !session.is_empty().await
 }
 
 fn conflict_response<B: From<&'static str>>() -> Response<B> {

@@ -6,8 +6,8 @@ use cookie::Cookie;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 use time::OffsetDateTime;
-use tower_sessions_core::Expiry;
-use tower_sessions_core::session::Id;
+use crate::expiry::Expiry;
+use crate::cas::SessionId;
 
 use super::config::Settings;
 
@@ -23,7 +23,7 @@ pub(crate) enum Carrier {
 /// session, and a new one would get a new id.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Presented {
-    pub(crate) id: Option<Id>,
+    pub(crate) id: Option<SessionId>,
     pub(crate) carrier: Carrier,
 }
 
@@ -33,7 +33,7 @@ pub(crate) fn read_id(settings: &Settings, headers: &HeaderMap) -> Presented {
             let id = value
                 .to_str()
                 .ok()
-                .and_then(|text| Id::from_str(text.trim()).ok());
+                .and_then(|text| SessionId::from_str(text.trim()).ok());
             return Presented {
                 id,
                 carrier: Carrier::Header,
@@ -46,7 +46,7 @@ pub(crate) fn read_id(settings: &Settings, headers: &HeaderMap) -> Presented {
     }
 }
 
-fn cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<Id> {
+fn cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<SessionId> {
     let cookies = headers
         .get_all(COOKIE)
         .iter()
@@ -56,7 +56,7 @@ fn cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<Id> {
         .filter(|cookie| cookie.name() == settings.name);
     for cookie in cookies {
         if let Some(id) =
-            opened(settings, cookie.into_owned()).and_then(|value| Id::from_str(&value).ok())
+            opened(settings, cookie.into_owned()).and_then(|value| SessionId::from_str(&value).ok())
         {
             return Some(id);
         }
@@ -89,7 +89,7 @@ pub(crate) fn write_id(
     settings: &Settings,
     carrier: Carrier,
     headers: &mut HeaderMap,
-    id: Option<Id>,
+    id: Option<SessionId>,
     expiry: Option<Expiry>,
 ) {
     match (carrier, &settings.header) {

@@ -1,0 +1,306 @@
+//! What a store keeps for one session: its values as JSON text, one per
+//! key, shared by reference count between the store, the requests that
+//! loaded it and the record that replaces it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use super::{CasError, SessionId};
+
+/// The serialized JSON of one session value.
+///
+/// Always well-formed JSON: it is made only by encoding a value or by
+/// reading a well-formed record. Clones share the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredValue(Arc<str>);
+
+impl StoredValue {
+    /// Encodes `value` as JSON.
+    ///
+    /// # Errors
+    ///
+    /// serde's error when the value has no JSON form.
+    pub fn encode<V: Serialize + ?Sized>(value: &V) -> Result<Self, serde_json::Error> {
+        serde_json::to_string(value).map(|text| StoredValue(text.into()))
+    }
+
+    /// The JSON text of an already parsed value.
+    #[must_use]
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        // A `Value` always has a JSON form: its map keys are strings.
+        StoredValue(value.to_string().into())
+    }
+
+    /// The value as a JSON tree, for code that works on trees.
+    ///
+    /// # Errors
+    ///
+    /// serde's error when the JSON nests deeper than the parser allows.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The JSON text.
+    #[must_use]
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the two hold the same JSON value. Texts that differ may
+    /// still be equal values: the same map written in another key order.
+    #[must_use]
+    pub fn same_value(&self, other: &StoredValue) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || self.0 == other.0
+            || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+    }
+
+    fn from_raw(raw: &RawValue) -> Self {
+        StoredValue(raw.get().into())
+    }
+}
+
+impl fmt::Debug for StoredValue {
+    /// The size only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoredValue({} bytes)", self.0.len())
+    }
+}
+
+/// The values of one session by key, shared by reference count: cloning
+/// it copies nothing.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Data(Arc<BTreeMap<Arc<str>, StoredValue>>);
+
+impl Data {
+    /// A session with these values.
+    #[must_use]
+    pub fn from_map(values: BTreeMap<Arc<str>, StoredValue>) -> Self {
+        Data(Arc::new(values))
+    }
+
+    /// The value under `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&StoredValue> {
+        self.0.get(key)
+    }
+
+    /// Stores `value` under `key`. The map is copied first if another
+    /// holder shares it (its values are not).
+    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: StoredValue) -> Option<StoredValue> {
+        Arc::make_mut(&mut self.0).insert(key.into(), value)
+    }
+
+    /// Removes the value under `key`, copying the map first if another
+    /// holder shares it.
+    pub fn remove(&mut self, key: &str) -> Option<StoredValue> {
+        Arc::make_mut(&mut self.0).remove(key)
+    }
+
+    /// The key as stored, to reuse its allocation.
+    pub(crate) fn key(&self, key: &str) -> Option<&Arc<str>> {
+        self.0.get_key_value(key).map(|(key, _)| key)
+    }
+
+    /// Every key and value, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &StoredValue)> {
+        self.0.iter().map(|(key, value)| (&**key, value))
+    }
+
+    /// How many values the session holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the session holds no value.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether both are the same shared map (no comparison of values).
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Data) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A copy of the map to change: the keys and values themselves are
+    /// shared, not copied.
+    pub(crate) fn to_map(&self) -> BTreeMap<Arc<str>, StoredValue> {
+        (*self.0).clone()
+    }
+
+    /// The record's bytes in format 1: one JSON object of key to value,
+    /// the values' own JSON text written as it is (no re-encoding).
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let size = self
+            .0
+            .iter()
+            .map(|(key, value)| key.len() + value.0.len() + 4)
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(size + 2);
+        out.push(b'{');
+        for (index, (key, value)) in self.0.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_json_string(&mut out, key);
+            out.push(b':');
+            out.extend_from_slice(value.0.as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// Reads what [`Data::encode`] (or the previous release, which wrote
+    /// the same JSON object) stored. Only the structure is parsed: each
+    /// value's text is kept as it is, to be decoded when a field is read.
+    ///
+    /// # Errors
+    ///
+    /// [`CasError::Decode`] when the bytes are not a JSON object, or use a
+    /// format this release does not know.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CasError> {
+        match bytes.first() {
+            Some(b'{') => {}
+            Some(tag) => {
+                return Err(CasError::Decode(format!(
+                    "a stored session record has format tag {tag:#04x}, which this release cannot \
+                     read (it reads format 1, a JSON object)"
+                )));
+            }
+            None => {
+                return Err(CasError::Decode(
+                    "a stored session record is empty".to_owned(),
+                ));
+            }
+        }
+        let raw: BTreeMap<std::borrow::Cow<'_, str>, &RawValue> = serde_json::from_slice(bytes)
+            .map_err(|error| {
+                CasError::Decode(format!("a stored session record is corrupt: {error}"))
+            })?;
+        Ok(Data::from_map(
+            raw.into_iter()
+                .map(|(key, value)| (Arc::from(key), StoredValue::from_raw(value)))
+                .collect(),
+        ))
+    }
+}
+
+/// Writes `text` as a JSON string: quoted, with `"`, backslash and control
+/// characters escaped.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &byte in text.as_bytes() {
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x00..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+            }
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'"');
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, StoredValue)> for Data {
+    fn from_iter<I: IntoIterator<Item = (K, StoredValue)>>(values: I) -> Self {
+        Data::from_map(
+            values
+                .into_iter()
+                .map(|(key, value)| (key.into(), value))
+                .collect(),
+        )
+    }
+}
+
+impl From<serde_json::Value> for StoredValue {
+    fn from(value: serde_json::Value) -> Self {
+        StoredValue::from_value(&value)
+    }
+}
+
+impl fmt::Debug for Data {
+    /// The keys only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// One stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Its id.
+    pub id: SessionId,
+    /// Its values.
+    pub data: Data,
+    /// When the store may forget it.
+    pub expiry_date: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> Data {
+        Data::from_map(
+            pairs
+                .iter()
+                .map(|(key, json)| {
+                    let value: serde_json::Value = serde_json::from_str(json).expect("json");
+                    (Arc::from(*key), StoredValue::from_value(&value))
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn format_1_is_the_json_object_of_the_previous_release() {
+        let data = data(&[("shop.cart", r#"[{"sku":"tea"}]"#), ("a\"b\\\n", "1")]);
+        let bytes = data.encode();
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"a\"b\\\u000a":1,"shop.cart":[{"sku":"tea"}]}"#
+        );
+        let previous: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).expect("the previous release reads it");
+        assert_eq!(previous["shop.cart"][0]["sku"], "tea");
+        assert_eq!(Data::decode(&bytes).expect("decodes"), data);
+    }
+
+    #[test]
+    fn bad_bytes_are_decode_errors() {
+        for bytes in [&b""[..], b"[1]", b"{\"a\":", b"\x02binary", b"{\"a\":1}x"] {
+            assert!(
+                matches!(Data::decode(bytes), Err(CasError::Decode(_))),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_value_ignores_key_order() {
+        let a = StoredValue::encode(&serde_json::json!({"x": 1, "y": 2})).expect("json");
+        let b = StoredValue(r#"{"y":2,"x":1}"#.into());
+        assert!(a.same_value(&b));
+        assert!(!a.same_value(&StoredValue("1".into())));
+    }
+
+    #[test]
+    fn debug_shows_no_value() {
+        let data = data(&[("token", r#""secret""#)]);
+        assert!(!format!("{data:?}").contains("secret"));
+        assert!(!format!("{:?}", data.get("token")).contains("secret"));
+    }
+}
