@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
+use session_core::cas::{CasError, Record, SessionId};
 use session_core::cas::{CasMemoryStore, CasStore, LastWriterWins, Loaded, Revision, Written};
 use session_core::layer::{
     Expiry, Key, LayerConfigError, SameSite, SessionLayer, SessionLayerBuilder,
@@ -24,7 +25,6 @@ use time::Duration;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 use tower_sessions::cookie::Cookie;
-use session_core::cas::{CasError, Record, SessionId};
 use tower_sessions::session::Id;
 use tower_sessions::{MemoryStore, Session, SessionStore, session_store};
 
@@ -126,6 +126,8 @@ struct Hold {
     release: Notify,
     /// Sessions a handler kept beyond its response.
     kept: std::sync::Mutex<Vec<Session>>,
+    /// Typed handles a handler kept beyond its response.
+    kept_typed: std::sync::Mutex<Vec<VisitSession>>,
 }
 
 /// Loads the session, tells the test, and waits until the test releases it.
@@ -154,8 +156,50 @@ async fn clear(session: Session) {
     session.clear().await;
 }
 
+/// Writes through the raw API, then changes the same value through the
+/// typed handle, in one request.
+async fn raw_then_typed(session: Session, visit: VisitSession) -> Result<String, SessionError> {
+    session.insert("visit.count", 41_u64).await?;
+    let count = visit
+        .update_count(|count| {
+            *count += 1;
+            *count
+        })
+        .await?;
+    Ok(count.to_string())
+}
+
+/// Reads through the raw API, writes through the typed handle, and reads
+/// the raw view again, in one request.
+async fn raw_typed_raw(session: Session, visit: VisitSession) -> Result<String, SessionError> {
+    let before: Option<u64> = session.get("visit.count").await?;
+    visit.set_count(before.unwrap_or(0) + 10).await?;
+    let after: Option<u64> = session.get("visit.count").await?;
+    Ok(format!("{before:?} {after:?}"))
+}
+
+/// The raw view of the count, as tower-sessions code reads it.
+async fn raw_count(session: Session) -> Result<String, SessionError> {
+    let count: Option<u64> = session.get("visit.count").await?;
+    Ok(count.unwrap_or(0).to_string())
+}
+
+/// Keeps the typed handle beyond the response, as a spawned task might.
+async fn keep_typed(
+    visit: VisitSession,
+    State(hold): State<Arc<Hold>>,
+) -> Result<(), SessionError> {
+    visit.count().await?;
+    hold.kept_typed.lock().expect("kept handles").push(visit);
+    Ok(())
+}
+
 fn routes(hold: Arc<Hold>) -> Router {
     Router::new()
+        .route("/raw-then-typed", post(raw_then_typed))
+        .route("/raw-typed-raw", post(raw_typed_raw))
+        .route("/raw-count", get(raw_count))
+        .route("/keep-typed", get(keep_typed))
         .route("/count", get(read).post(increment))
         .route("/whoami", get(whoami))
         .route("/fail", post(increment_then_fail))
@@ -794,7 +838,10 @@ async fn plain_store_logout_during_a_write_is_not_undone() {
         StatusCode::OK => {
             let after = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
             assert_eq!(after.body, "0", "the logged-out session came back");
-            let stored = store.load(&id_of(&cookie).into()).await.expect("memory store");
+            let stored = store
+                .load(&id_of(&cookie).into())
+                .await
+                .expect("memory store");
             assert!(stored.is_none(), "the logged-out record was written back");
         }
         status => panic!("unexpected logout status {status}"),
@@ -884,7 +931,10 @@ async fn plain_store_logout_ends_the_session() {
     let reply = send(&app, "POST", "/logout", &[("cookie", &cookie)]).await;
     let removal = reply.set_cookie().expect("a removal cookie");
     assert_eq!(removal.max_age(), Some(Duration::ZERO));
-    let stored = store.load(&id_of(&cookie).into()).await.expect("memory store");
+    let stored = store
+        .load(&id_of(&cookie).into())
+        .await
+        .expect("memory store");
     assert!(stored.is_none());
 
     let reply = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
@@ -931,4 +981,64 @@ async fn a_session_kept_beyond_a_failed_response_does_not_block_the_next_request
         "the lock was released with the response"
     );
     assert_eq!(next.body, "1");
+}
+
+// Raw and typed views of one session.
+
+#[tokio::test]
+async fn a_raw_write_is_seen_by_the_typed_handle_in_the_same_request() {
+    let (app, _store) = default_app();
+    let reply = send(&app, "POST", "/raw-then-typed", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, "42");
+    let cookie = reply.cookie();
+    let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        typed.body, "42",
+        "the next request reads both writes, typed"
+    );
+    let raw = send(&app, "GET", "/raw-count", &[("cookie", &cookie)]).await;
+    assert_eq!(raw.body, "42", "and raw");
+}
+
+#[tokio::test]
+async fn a_typed_write_is_seen_by_a_raw_view_that_already_read() {
+    let (app, _store) = default_app();
+    let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+    let reply = send(&app, "POST", "/raw-typed-raw", &[("cookie", &cookie)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, "Some(1) Some(11)");
+    let raw = send(&app, "GET", "/raw-count", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        raw.body, "11",
+        "the typed write was saved once, and raw code reads it"
+    );
+    let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(typed.body, "11");
+}
+
+#[tokio::test]
+async fn a_handle_used_after_its_response_fails_and_writes_nothing() {
+    let hold = Arc::new(Hold::default());
+    let app = app_holding(
+        SessionLayer::builder(CasMemoryStore::new()),
+        Arc::clone(&hold),
+    );
+    let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+    let kept = send(&app, "GET", "/keep-typed", &[("cookie", &cookie)]).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    let handle = hold
+        .kept_typed
+        .lock()
+        .expect("kept handles")
+        .pop()
+        .expect("the handler kept its handle");
+    let late = handle.set_count(99).await;
+    let error = late.expect_err("a write after the response must fail");
+    assert!(
+        error.to_string().contains("after its response"),
+        "the error says why: {error}"
+    );
+    let count = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(count.body, "1", "the late write was not stored");
 }
