@@ -2,6 +2,7 @@
 //! and each has an integration test in `tests/`.
 
 pub mod bench;
+pub mod catch_panic;
 pub mod config;
 pub mod counter;
 pub mod html;
