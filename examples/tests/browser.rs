@@ -3,7 +3,7 @@
 //! cookie's attributes as the browser keeps them.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them the
-//! test is skipped, unless `CI_REQUIRE_BROWSER=1` makes that a failure.
+//! test is reported as ignored, or fails under CI (see `support/harness.rs`).
 //! `UPDATE_SCREENSHOT=1` rewrites the guide's picture of the shop.
 
 mod support;
@@ -17,28 +17,25 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
+use support::harness::{CHROMEDRIVER, CHROMIUM, Need, tokio_test};
 use support::process::{free_port, start_listening};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const MISSING: &str =
-    "skipped: install chromium and chromium-driver (apt-get install chromium chromium-driver)";
 /// tower-sessions' default cookie name.
 const SESSION_COOKIE: &str = "id";
 /// How long a page may take to show what the test waits for.
 const WAIT: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn the_shop_works_in_a_real_browser() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var("CI_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "{MISSING}"
-        );
-        println!("{MISSING}");
-        return;
-    }
+fn main() {
+    support::harness::run(vec![
+        tokio_test(
+            "the_shop_works_in_a_real_browser",
+            the_shop_works_in_a_real_browser,
+        )
+        .needs(Need::Browser),
+    ]);
+}
 
+async fn the_shop_works_in_a_real_browser() {
     // Declared first, so it is removed last: after the browser and the shop
     // are gone.
     let scratch = Scratch::new();

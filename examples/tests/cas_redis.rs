@@ -1,34 +1,34 @@
 //! `RedisCasStore` keeps the compare-and-swap contract, and leaves Redis to
 //! purge what expires.
 //!
-//! Reads `REDIS_URL`; without it every test prints a `skipped:` line and
-//! passes. Each test writes under its own key prefix (test name and process
-//! id) and deletes its keys at the end.
+//! Every test needs Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`);
+//! without it they are reported as ignored (see `support/harness.rs`). Each
+//! test writes under its own key prefix (test name and process id) and
+//! deletes its keys at the end.
 
 #[path = "support/cas_contract.rs"]
 mod cas_contract;
-#[path = "support/env.rs"]
-mod env;
+#[path = "support/harness.rs"]
+mod harness;
 
-use env::env_url;
-use std::collections::HashMap;
+use harness::{Need, tokio_test};
 use std::sync::Arc;
 
+use session_core::cas::{CasError, Data, Record, SessionId, StoredValue};
 use session_core::cas::{CasStore, Loaded, RedisCasStore, Written};
 use session_core::time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface};
 
-/// A connected pool, or `None` (after a `skipped:` line) without `REDIS_URL`.
-async fn redis_pool() -> Option<Pool> {
-    let url = env_url("REDIS_URL", "redis://127.0.0.1:6379")?;
+/// A pool connected to [`Need::Redis`].
+async fn redis_pool() -> Pool {
+    let url = Need::Redis.url();
     let config = Config::from_url(&url).expect("a valid REDIS_URL");
     let pool = Pool::new(config, None, None, None, 2).expect("a Redis pool");
     pool.init().await.unwrap_or_else(|error| {
         panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
     });
-    Some(pool)
+    pool
 }
 
 /// A prefix no other test or run shares.
@@ -56,8 +56,8 @@ async fn delete_keys(pool: &Pool, prefix: &str) {
 
 fn record(expiry_date: OffsetDateTime) -> Record {
     Record {
-        id: Id::default(),
-        data: HashMap::from([("count".to_owned(), 1.into())]),
+        id: SessionId::random().expect("random bytes"),
+        data: Data::from_iter([("count", StoredValue::from(serde_json::Value::from(1)))]),
         expiry_date,
     }
 }
@@ -67,22 +67,16 @@ async fn pttl(pool: &Pool, key: &str) -> i64 {
     pool.pttl(key).await.expect("PTTL")
 }
 
-#[tokio::test]
 async fn contract() {
-    let Some(pool) = redis_pool().await else {
-        return;
-    };
+    let pool = redis_pool().await;
     let prefix = key_prefix("contract");
     let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
     cas_contract::contract(Arc::new(store), "RedisCasStore").await;
     delete_keys(&pool, &prefix).await;
 }
 
-#[tokio::test]
 async fn keys_carry_a_native_expiry() {
-    let Some(pool) = redis_pool().await else {
-        return;
-    };
+    let pool = redis_pool().await;
     let prefix = key_prefix("native_expiry");
     let lifetime = std::time::Duration::from_secs(60);
     let store = RedisCasStore::new(pool.clone())
@@ -129,11 +123,8 @@ async fn keys_carry_a_native_expiry() {
     delete_keys(&pool, &prefix).await;
 }
 
-#[tokio::test]
 async fn a_marker_without_lifetime_leaves_nothing() {
-    let Some(pool) = redis_pool().await else {
-        return;
-    };
+    let pool = redis_pool().await;
     let prefix = key_prefix("zero_marker");
     let store = RedisCasStore::new(pool.clone())
         .with_key_prefix(prefix.clone())
@@ -155,11 +146,8 @@ async fn a_marker_without_lifetime_leaves_nothing() {
     delete_keys(&pool, &prefix).await;
 }
 
-#[tokio::test]
 async fn a_flushed_script_cache_is_refilled() {
-    let Some(pool) = redis_pool().await else {
-        return;
-    };
+    let pool = redis_pool().await;
     let prefix = key_prefix("script_flush");
     let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
 
@@ -193,15 +181,12 @@ async fn a_flushed_script_cache_is_refilled() {
     delete_keys(&pool, &prefix).await;
 }
 
-#[tokio::test]
 async fn a_corrupt_record_is_an_error() {
-    let Some(pool) = redis_pool().await else {
-        return;
-    };
+    let pool = redis_pool().await;
     let prefix = key_prefix("corrupt");
     let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
 
-    let id = Id::default();
+    let id = SessionId::random().expect("random bytes");
     let in_an_hour = (OffsetDateTime::now_utc() + Duration::hours(1)).unix_timestamp() * 1000;
     let _: i64 = pool
         .hset(
@@ -219,10 +204,31 @@ async fn a_corrupt_record_is_an_error() {
         .await
         .expect_err("a corrupt record must not load");
     assert!(
-        matches!(error, tower_sessions::session_store::Error::Decode(_)),
+        matches!(error, CasError::Decode(_)),
         "a corrupt record is a decode error: {error:?}"
     );
     println!("RedisCasStore: corrupt record is a decode error ok");
 
     delete_keys(&pool, &prefix).await;
+}
+
+fn main() {
+    harness::run(
+        [
+            tokio_test("contract", contract),
+            tokio_test("keys_carry_a_native_expiry", keys_carry_a_native_expiry),
+            tokio_test(
+                "a_marker_without_lifetime_leaves_nothing",
+                a_marker_without_lifetime_leaves_nothing,
+            ),
+            tokio_test(
+                "a_flushed_script_cache_is_refilled",
+                a_flushed_script_cache_is_refilled,
+            ),
+            tokio_test("a_corrupt_record_is_an_error", a_corrupt_record_is_an_error),
+        ]
+        .into_iter()
+        .map(|test| test.needs(Need::Redis))
+        .collect(),
+    );
 }

@@ -1,22 +1,24 @@
 //! `SqliteCasStore` and `PostgresCasStore`: the compare-and-swap contract,
 //! ended markers that expire, `purge_expired`, and rows that do not decode.
 //!
-//! The PostgreSQL test reads `DATABASE_URL`; without it, it prints a
-//! `skipped:` line and passes.
+//! The PostgreSQL test needs PostgreSQL at `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); without it, it is reported as
+//! ignored (see `support/harness.rs`).
 
 #[path = "support/cas_contract.rs"]
 mod cas_contract;
 #[path = "support/env.rs"]
 mod env;
+#[path = "support/harness.rs"]
+mod harness;
 
-use env::{env_url, unique_name};
-use std::collections::HashMap;
+use env::unique_name;
+use harness::{Need, tokio_test};
 use std::sync::Arc;
 
+use session_core::cas::{CasError, Data, Record, SessionId, StoredValue};
 use session_core::cas::{CasStore, Loaded, PostgresCasStore, Revision, SqliteCasStore, Written};
 use session_core::time::{Duration, OffsetDateTime};
-use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store;
 use tower_sessions_sqlx_store::sqlx;
 use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions;
 use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePoolOptions;
@@ -24,8 +26,8 @@ use tower_sessions_sqlx_store::sqlx::{PgPool, SqlitePool};
 
 fn record(value: i64, expiry_date: OffsetDateTime) -> Record {
     Record {
-        id: Id::default(),
-        data: HashMap::from([("count".to_owned(), value.into())]),
+        id: SessionId::random().expect("random bytes"),
+        data: Data::from_iter([("count", StoredValue::from(serde_json::Value::from(value)))]),
         expiry_date,
     }
 }
@@ -181,7 +183,6 @@ async fn postgres_rows(pool: &PgPool, table: &str) -> i64 {
         .expect("count rows")
 }
 
-#[tokio::test]
 async fn sqlite_in_memory() {
     let (store, _pool) = sqlite_memory().await;
     cas_contract::contract(Arc::new(store.clone()), "SqliteCasStore (memory)").await;
@@ -192,7 +193,6 @@ async fn sqlite_in_memory() {
     .await;
 }
 
-#[tokio::test]
 async fn sqlite_in_a_file() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{}.sqlite", unique_name("cas_sessions")));
@@ -210,7 +210,6 @@ async fn sqlite_in_a_file() {
     std::fs::remove_file(&path).expect("remove the database file");
 }
 
-#[tokio::test]
 async fn sqlite_purge_expired() {
     let (store, pool) = sqlite_memory().await;
     let zero_markers = store
@@ -226,7 +225,6 @@ async fn sqlite_purge_expired() {
     .await;
 }
 
-#[tokio::test]
 async fn sqlite_rows_that_do_not_decode() {
     let (store, pool) = sqlite_memory().await;
     let expiry = (in_an_hour().unix_timestamp_nanos() / 1_000_000).to_string();
@@ -247,7 +245,7 @@ async fn sqlite_rows_that_do_not_decode() {
         ),
     ];
     for (what, revision, data, expiry) in cases {
-        let id = Id::default();
+        let id = SessionId::random().expect("random bytes");
         sqlx::query(&format!(
             "insert into typed_sessions (id, revision, data, expiry) \
              values ('{id}', {revision}, {data}, {expiry})"
@@ -257,14 +255,13 @@ async fn sqlite_rows_that_do_not_decode() {
         .expect("insert a bad row");
         let loaded = store.load(&id).await;
         assert!(
-            matches!(loaded, Err(session_store::Error::Decode(_))),
+            matches!(loaded, Err(CasError::Decode(_))),
             "{what}: {loaded:?}"
         );
     }
     println!("SqliteCasStore: rows that do not decode are decode errors ok");
 }
 
-#[tokio::test]
 async fn table_names_are_checked() {
     let (store, _pool) = sqlite_memory().await;
     for bad in [
@@ -282,11 +279,8 @@ async fn table_names_are_checked() {
     assert!(store.with_table_name("Sessions_2").is_ok());
 }
 
-#[tokio::test]
 async fn postgres() {
-    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
-        return;
-    };
+    let url = Need::Postgres.url();
     let pool = postgres_pool(&url).await;
 
     let (store, table) = postgres_store(&pool).await;
@@ -334,13 +328,27 @@ async fn postgres() {
 }
 
 /// A revision that does not fit the table's column cannot be presented.
-#[tokio::test]
 async fn revisions_beyond_the_column() {
     let (store, _pool) = sqlite_memory().await;
     let mut live = record(1, in_an_hour());
     store.create(&mut live).await.expect("create");
     assert!(matches!(
         store.save(&live, Revision::new(u64::MAX)).await,
-        Err(session_store::Error::Encode(_))
+        Err(CasError::Encode(_))
     ));
+}
+
+fn main() {
+    harness::run(vec![
+        tokio_test("sqlite_in_memory", sqlite_in_memory),
+        tokio_test("sqlite_in_a_file", sqlite_in_a_file),
+        tokio_test("sqlite_purge_expired", sqlite_purge_expired),
+        tokio_test(
+            "sqlite_rows_that_do_not_decode",
+            sqlite_rows_that_do_not_decode,
+        ),
+        tokio_test("table_names_are_checked", table_names_are_checked),
+        tokio_test("postgres", postgres).needs(Need::Postgres),
+        tokio_test("revisions_beyond_the_column", revisions_beyond_the_column),
+    ]);
 }

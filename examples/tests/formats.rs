@@ -10,8 +10,9 @@
 //! record types. The stores' own tables and hashes are written with plain
 //! SQL and Redis commands, as the fixtures describe them.
 //!
-//! The PostgreSQL and Redis tests read `DATABASE_URL` and `REDIS_URL`;
-//! without one, its tests print a `skipped:` line and pass.
+//! The PostgreSQL and Redis tests need the services at `DATABASE_URL` and
+//! `REDIS_URL` (the standard loopback ports by default); without one, its
+//! tests are reported as ignored (see `support/harness.rs`).
 
 mod support;
 
@@ -27,7 +28,8 @@ use session_core::layer::cookie::{CookieKeys, CookieSessionLayer};
 use session_core::time::OffsetDateTime;
 use session_core::{SessionError, SessionSchema};
 use support::Browser;
-use support::env::{env_url, unique_name};
+use support::env::unique_name;
+use support::harness::{Need, tokio_test};
 use tower_sessions::Session;
 use tower_sessions_redis_store::fred::prelude::{
     ClientLike, Config, HashesInterface, KeysInterface, Pool,
@@ -419,22 +421,20 @@ async fn sqlite_store(row: &StoredSession) -> SqliteCasStore {
     store
 }
 
-#[tokio::test]
 async fn sqlite_row_of_schema_v2_loads() {
     let app = server_app!(sqlite_store(&SQL_V2).await);
     schema_v2_loads(&app, SQL_V2.cookie(), SQL_V2.id).await;
 }
 
-#[tokio::test]
 async fn sqlite_row_of_schema_v1_migrates() {
     let app = server_app!(sqlite_store(&SQL_V1).await);
     schema_v1_migrates(&app, SQL_V1.cookie(), SQL_V1.id).await;
 }
 
 /// A `SessionLayer` app over a PostgreSQL table of its own that holds the
-/// fixture `row`, the pool and the table; `None` without `DATABASE_URL`.
-async fn postgres_app(row: &StoredSession) -> Option<(Router, PgPool, String)> {
-    let url = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")?;
+/// fixture `row`, the pool and the table.
+async fn postgres_app(row: &StoredSession) -> (Router, PgPool, String) {
+    let url = Need::Postgres.url();
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(std::time::Duration::from_secs(10))
@@ -456,7 +456,7 @@ async fn postgres_app(row: &StoredSession) -> Option<(Router, PgPool, String)> {
         .execute(&pool)
         .await
         .expect("insert the fixture row");
-    Some((server_app!(store), pool, table))
+    (server_app!(store), pool, table)
 }
 
 async fn drop_table(pool: &PgPool, table: &str) {
@@ -466,20 +466,14 @@ async fn drop_table(pool: &PgPool, table: &str) {
         .expect("drop the test table");
 }
 
-#[tokio::test]
 async fn postgres_row_of_schema_v2_loads() {
-    let Some((app, pool, table)) = postgres_app(&SQL_V2).await else {
-        return;
-    };
+    let (app, pool, table) = postgres_app(&SQL_V2).await;
     schema_v2_loads(&app, SQL_V2.cookie(), SQL_V2.id).await;
     drop_table(&pool, &table).await;
 }
 
-#[tokio::test]
 async fn postgres_row_of_schema_v1_migrates() {
-    let Some((app, pool, table)) = postgres_app(&SQL_V1).await else {
-        return;
-    };
+    let (app, pool, table) = postgres_app(&SQL_V1).await;
     schema_v1_migrates(&app, SQL_V1.cookie(), SQL_V1.id).await;
     drop_table(&pool, &table).await;
 }
@@ -488,9 +482,9 @@ async fn postgres_row_of_schema_v1_migrates() {
 
 /// A `SessionLayer` app over a Redis key prefix of its own under which the
 /// fixture `hash` is stored, with its Redis expiry `expire_at`; the pool and
-/// the key. `None` without `REDIS_URL`.
-async fn redis_app(hash: &StoredSession, expire_at: &str) -> Option<(Router, Pool, String)> {
-    let url = env_url("REDIS_URL", "redis://127.0.0.1:6379")?;
+/// the key.
+async fn redis_app(hash: &StoredSession, expire_at: &str) -> (Router, Pool, String) {
+    let url = Need::Redis.url();
     let config = Config::from_url(&url).expect("a valid REDIS_URL");
     let pool = Pool::new(config, None, None, None, 1).expect("a Redis pool");
     pool.init().await.unwrap_or_else(|error| {
@@ -514,36 +508,28 @@ async fn redis_app(hash: &StoredSession, expire_at: &str) -> Option<(Router, Poo
         .await
         .expect("PEXPIREAT the fixture");
     let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix);
-    Some((server_app!(store), pool, key))
+    (server_app!(store), pool, key)
 }
 
-#[tokio::test]
 async fn redis_hash_of_schema_v2_loads() {
-    let Some((app, pool, key)) = redis_app(&REDIS_V2, REDIS_V2_EXPIRE_AT).await else {
-        return;
-    };
+    let (app, pool, key) = redis_app(&REDIS_V2, REDIS_V2_EXPIRE_AT).await;
     schema_v2_loads(&app, REDIS_V2.cookie(), REDIS_V2.id).await;
     let _: i64 = pool.del(&key).await.expect("DEL the fixture");
 }
 
-#[tokio::test]
 async fn redis_hash_of_schema_v1_migrates() {
-    let Some((app, pool, key)) = redis_app(&REDIS_V1, REDIS_V1_EXPIRE_AT).await else {
-        return;
-    };
+    let (app, pool, key) = redis_app(&REDIS_V1, REDIS_V1_EXPIRE_AT).await;
     schema_v1_migrates(&app, REDIS_V1.cookie(), REDIS_V1.id).await;
     let _: i64 = pool.del(&key).await.expect("DEL the fixture");
 }
 
 // ---------------------------------------------------------------- cookies
 
-#[tokio::test]
 async fn cookie_payload_of_schema_v2_loads() {
     let id = COOKIE_V2.id();
     schema_v2_loads(&cookie_app(), format!("id={}", COOKIE_V2.cookie), &id).await;
 }
 
-#[tokio::test]
 async fn cookie_payload_of_schema_v1_migrates() {
     let id = COOKIE_V1.id();
     schema_v1_migrates(&cookie_app(), format!("id={}", COOKIE_V1.cookie), &id).await;
@@ -552,7 +538,6 @@ async fn cookie_payload_of_schema_v1_migrates() {
 /// The fixture's key is the one that opens it: with another key the same
 /// cookie is no session, so the cookie tests above read what the fixture
 /// holds and nothing else.
-#[tokio::test]
 async fn cookie_payload_needs_its_key() {
     let keys = CookieKeys::new([[8u8; 64]]).expect("a valid key");
     let layer = CookieSessionLayer::builder(keys)
@@ -563,4 +548,46 @@ async fn cookie_payload_needs_its_key() {
     browser.cookie = Some(format!("id={}", COOKIE_V2.cookie));
     let seen = seen(&mut browser).await;
     assert_eq!((seen.visits, seen.raw_key), (0, None));
+}
+
+fn main() {
+    support::harness::run(vec![
+        tokio_test(
+            "sqlite_row_of_schema_v2_loads",
+            sqlite_row_of_schema_v2_loads,
+        ),
+        tokio_test(
+            "sqlite_row_of_schema_v1_migrates",
+            sqlite_row_of_schema_v1_migrates,
+        ),
+        tokio_test(
+            "postgres_row_of_schema_v2_loads",
+            postgres_row_of_schema_v2_loads,
+        )
+        .needs(Need::Postgres),
+        tokio_test(
+            "postgres_row_of_schema_v1_migrates",
+            postgres_row_of_schema_v1_migrates,
+        )
+        .needs(Need::Postgres),
+        tokio_test(
+            "redis_hash_of_schema_v2_loads",
+            redis_hash_of_schema_v2_loads,
+        )
+        .needs(Need::Redis),
+        tokio_test(
+            "redis_hash_of_schema_v1_migrates",
+            redis_hash_of_schema_v1_migrates,
+        )
+        .needs(Need::Redis),
+        tokio_test(
+            "cookie_payload_of_schema_v2_loads",
+            cookie_payload_of_schema_v2_loads,
+        ),
+        tokio_test(
+            "cookie_payload_of_schema_v1_migrates",
+            cookie_payload_of_schema_v1_migrates,
+        ),
+        tokio_test("cookie_payload_needs_its_key", cookie_payload_needs_its_key),
+    ]);
 }

@@ -3,12 +3,15 @@
 //! session created on the first is read and changed on the second, and the
 //! first sees the change.
 //!
-//! Without `REDIS_URL` / `DATABASE_URL` the tests print a `skipped:` line.
+//! The tests need Redis at `REDIS_URL` and PostgreSQL at `DATABASE_URL`
+//! (the standard loopback ports by default); without one, its test is
+//! reported as ignored (see `support/harness.rs`).
 
 mod support;
 
 use std::process::Command;
 
+use support::harness::{Need, test};
 use support::process::{Running, free_port, http, start_listening};
 
 /// The counter on a free port, its sessions in the store named by `variable`.
@@ -32,11 +35,8 @@ fn incr(port: u16, cookie: Option<&str>) -> (String, Option<String>) {
     (response.body, response.set_cookie)
 }
 
-fn two_processes_share_sessions(variable: &str, example: &str) {
-    let Some(url) = std::env::var(variable).ok().filter(|url| !url.is_empty()) else {
-        println!("skipped: set {variable}={example}");
-        return;
-    };
+fn two_processes_share_sessions(variable: &str, need: Need) {
+    let url = need.url();
     // One after the other: the first creates the session table, if any.
     let (_first, first) = start_counter(variable, &url);
     let (_second, second) = start_counter(variable, &url);
@@ -57,12 +57,25 @@ fn two_processes_share_sessions(variable: &str, example: &str) {
     println!("{variable}: two counter processes on ports {first} and {second} share one session");
 }
 
-#[test]
 fn two_processes_share_sessions_on_redis() {
-    two_processes_share_sessions("REDIS_URL", "redis://127.0.0.1:6379");
+    two_processes_share_sessions("REDIS_URL", Need::Redis);
 }
 
-#[test]
 fn two_processes_share_sessions_on_postgres() {
-    two_processes_share_sessions("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
+    two_processes_share_sessions("DATABASE_URL", Need::Postgres);
+}
+
+fn main() {
+    support::harness::run(vec![
+        test(
+            "two_processes_share_sessions_on_redis",
+            two_processes_share_sessions_on_redis,
+        )
+        .needs(Need::Redis),
+        test(
+            "two_processes_share_sessions_on_postgres",
+            two_processes_share_sessions_on_postgres,
+        )
+        .needs(Need::Postgres),
+    ]);
 }

@@ -9,15 +9,19 @@
 //!
 //! Each runs against one instance and against two instances sharing the
 //! store, for every store we ship; the tower-sessions layer runs the same
-//! races for comparison. PostgreSQL and Redis read `DATABASE_URL` and
-//! `REDIS_URL`; without one, their test prints a `skipped:` line.
+//! races for comparison. PostgreSQL and Redis are at `DATABASE_URL` and
+//! `REDIS_URL` (the standard loopback ports by default); without one, its
+//! test is reported as ignored (see `support/harness.rs`).
 
 #[path = "support/env.rs"]
 mod env;
+#[path = "support/harness.rs"]
+mod harness;
 #[path = "support/races.rs"]
 mod races;
 
-use env::{env_url, unique_name};
+use env::unique_name;
+use harness::{Need, tokio_test_threads};
 use std::sync::Arc;
 
 use races::{Deployment, Gates, routes, serve};
@@ -70,7 +74,6 @@ async fn every_race<S: CasStore + Clone>(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory() {
     let store = CasMemoryStore::new();
     let count = async || u64::try_from(store.len()).expect("count");
@@ -84,7 +87,6 @@ async fn memory() {
 }
 
 /// Two instances are two pools on one database file.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{}.sqlite", unique_name("races")));
@@ -116,11 +118,8 @@ async fn sqlite() {
     std::fs::remove_file(&path).expect("remove the database file");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
-    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
-        return;
-    };
+    let url = Need::Postgres.url();
     let table = unique_name("races");
     let mut stores = Vec::new();
     for _ in 0..3 {
@@ -159,11 +158,8 @@ async fn postgres() {
 }
 
 /// Two instances are two connection pools.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
-    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
-        return;
-    };
+    let url = Need::Redis.url();
     let prefix = format!("{}:", unique_name("races"));
     let mut pools = Vec::new();
     for _ in 0..3 {
@@ -206,7 +202,6 @@ async fn redis() {
 /// guide's side-by-side. Its figures are printed, and the one outcome that
 /// is certain by construction is pinned: every logged-out session of T2 is
 /// written back by the slow request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tower_sessions_side_by_side() {
     let store = MemoryStore::default();
     for instances in [1, 2] {
@@ -232,4 +227,19 @@ async fn tower_sessions_side_by_side() {
         );
         races::t3_login_with_requests_in_flight(&deployment, 100).await;
     }
+}
+
+/// Each test on a runtime of two worker threads, so requests really overlap.
+fn main() {
+    harness::run(vec![
+        tokio_test_threads("memory", 2, memory),
+        tokio_test_threads("sqlite", 2, sqlite),
+        tokio_test_threads("postgres", 2, postgres).needs(Need::Postgres),
+        tokio_test_threads("redis", 2, redis).needs(Need::Redis),
+        tokio_test_threads(
+            "tower_sessions_side_by_side",
+            2,
+            tower_sessions_side_by_side,
+        ),
+    ]);
 }

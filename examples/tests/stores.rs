@@ -7,8 +7,9 @@
 //! record on the server say so when they run.
 //!
 //! The stores of real services are configured by `DATABASE_URL`, `MYSQL_URL`
-//! and `REDIS_URL`; without one, its tests print a `skipped:` line and pass.
-//! `.ci/run` sets all three, so in CI nothing is skipped.
+//! and `REDIS_URL` (the standard loopback ports by default). A test whose
+//! service is unreachable is reported as ignored, with the address it tried;
+//! under CI it fails instead (see `support/harness.rs`).
 
 use std::collections::BTreeMap;
 
@@ -323,7 +324,8 @@ enum Backing {
 mod support;
 
 use support::Browser;
-use support::env::{env_url, unique_name};
+use support::env::unique_name;
+use support::harness::{Need, tokio_test};
 
 /// Reads the whole session through the `/state` route.
 async fn state_of(browser: &mut Browser) -> Suite {
@@ -580,12 +582,10 @@ async fn edge_values_round_trip(app: &Router, label: &str) {
 
 // ---------------------------------------------------------------- the stores
 
-#[tokio::test]
 async fn memory_store() {
     behaviour_suite(MemoryStore::default(), "MemoryStore").await;
 }
 
-#[tokio::test]
 async fn cookie_sessions() {
     let clock = ManualClock::starting_at_unix(START);
     run_suite(
@@ -597,13 +597,11 @@ async fn cookie_sessions() {
     .await;
 }
 
-#[tokio::test]
 async fn sqlite_in_memory() {
     behaviour_suite(support::sqlite_in_memory().await, "SQLite in memory").await;
 }
 
 // ANCHOR: sqlite
-#[tokio::test]
 async fn sqlite_in_a_file() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{}.sqlite", unique_name("sessions")));
@@ -637,11 +635,8 @@ async fn postgres_store(url: &str) -> (PostgresStore, String) {
 }
 // ANCHOR_END: postgres
 
-#[tokio::test]
 async fn postgres() {
-    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
-        return;
-    };
+    let url = Need::Postgres.url();
     let (store, table) = postgres_store(&url).await;
     behaviour_suite(store, "PostgreSQL").await;
     drop_table_pg(&url, &table).await;
@@ -686,11 +681,8 @@ async fn drop_table_mysql(pool: &MySqlPool, table: &str) {
     .expect("drop the test table");
 }
 
-#[tokio::test]
 async fn mysql() {
-    let Some(url) = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/test") else {
-        return;
-    };
+    let url = Need::MariaDb.url();
     let (store, pool, table) = mysql_store(&url).await;
     behaviour_suite(store, "MySQL").await;
     drop_table_mysql(&pool, &table).await;
@@ -707,11 +699,8 @@ async fn redis_store(url: &str) -> RedisStore<Pool> {
 }
 // ANCHOR_END: redis
 
-#[tokio::test]
 async fn redis() {
-    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
-        return;
-    };
+    let url = Need::Redis.url();
     behaviour_suite(redis_store(&url).await, "Redis").await;
 }
 
@@ -738,11 +727,8 @@ async fn two_instances_share_sessions(first: Router, second: Router, label: &str
 }
 // ANCHOR_END: instances
 
-#[tokio::test]
 async fn two_instances_on_redis() {
-    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
-        return;
-    };
+    let url = Need::Redis.url();
     let clock = ManualClock::starting_at_unix(START);
     let first = app(redis_store(&url).await, &clock);
     let second = app(redis_store(&url).await, &clock);
@@ -751,17 +737,13 @@ async fn two_instances_on_redis() {
 
 /// Two instances configured with one key read each other's cookies: there
 /// is nothing else to share.
-#[tokio::test]
 async fn two_instances_with_one_cookie_key() {
     let clock = ManualClock::starting_at_unix(START);
     two_instances_share_sessions(cookie_app(&clock), cookie_app(&clock), "cookie sessions").await;
 }
 
-#[tokio::test]
 async fn two_instances_on_postgres() {
-    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
-        return;
-    };
+    let url = Need::Postgres.url();
     let clock = ManualClock::starting_at_unix(START);
     let (first_store, table) = postgres_store(&url).await;
     let second_pool = PgPoolOptions::new()
@@ -814,7 +796,6 @@ async fn expired_rows_are_deleted<S: SessionStore + ExpiredDeletion>(
 }
 // ANCHOR_END: expired
 
-#[tokio::test]
 async fn sqlite_deletes_expired_rows() {
     let pool = support::sqlite_memory_pool().await;
     let store = SqliteStore::new(pool.clone());
@@ -828,11 +809,8 @@ async fn sqlite_deletes_expired_rows() {
     expired_rows_are_deleted(&store, count_rows, "SQLite").await;
 }
 
-#[tokio::test]
 async fn postgres_deletes_expired_rows() {
-    let Some(url) = env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test") else {
-        return;
-    };
+    let url = Need::Postgres.url();
     let (store, table) = postgres_store(&url).await;
     let pool = PgPoolOptions::new()
         .max_connections(1)
@@ -851,11 +829,8 @@ async fn postgres_deletes_expired_rows() {
     drop_table_pg(&url, &table).await;
 }
 
-#[tokio::test]
 async fn mysql_deletes_expired_rows() {
-    let Some(url) = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/test") else {
-        return;
-    };
+    let url = Need::MariaDb.url();
     let (store, pool, table) = mysql_store(&url).await;
     let count_rows = async || -> i64 {
         tower_sessions_sqlx_store::sqlx::query_scalar(&format!(
@@ -871,11 +846,8 @@ async fn mysql_deletes_expired_rows() {
 
 /// Redis needs no cleanup task: each record carries a native TTL that ends
 /// with the session.
-#[tokio::test]
 async fn redis_records_carry_a_native_ttl() {
-    let Some(url) = env_url("REDIS_URL", "redis://127.0.0.1:6379") else {
-        return;
-    };
+    let url = Need::Redis.url();
     let store = redis_store(&url).await;
     let id = stored_record(&store, Duration::seconds(120)).await;
     let client = Pool::new(
@@ -894,4 +866,39 @@ async fn redis_records_carry_a_native_ttl() {
     );
     store.delete(&id).await.expect("delete the record");
     println!("Redis: a session expiring in 120 s is stored with TTL {ttl} s");
+}
+
+// ---------------------------------------------------------------- the tests
+
+/// The behaviour suite is one line per store; the other tests follow.
+fn main() {
+    support::harness::run(vec![
+        tokio_test("memory_store", memory_store),
+        tokio_test("cookie_sessions", cookie_sessions),
+        tokio_test("sqlite_in_memory", sqlite_in_memory),
+        tokio_test("sqlite_in_a_file", sqlite_in_a_file),
+        tokio_test("postgres", postgres).needs(Need::Postgres),
+        tokio_test("mysql", mysql).needs(Need::MariaDb),
+        tokio_test("redis", redis).needs(Need::Redis),
+        // two instances
+        tokio_test("two_instances_on_redis", two_instances_on_redis).needs(Need::Redis),
+        tokio_test(
+            "two_instances_with_one_cookie_key",
+            two_instances_with_one_cookie_key,
+        ),
+        tokio_test("two_instances_on_postgres", two_instances_on_postgres).needs(Need::Postgres),
+        // expired records
+        tokio_test("sqlite_deletes_expired_rows", sqlite_deletes_expired_rows),
+        tokio_test(
+            "postgres_deletes_expired_rows",
+            postgres_deletes_expired_rows,
+        )
+        .needs(Need::Postgres),
+        tokio_test("mysql_deletes_expired_rows", mysql_deletes_expired_rows).needs(Need::MariaDb),
+        tokio_test(
+            "redis_records_carry_a_native_ttl",
+            redis_records_carry_a_native_ttl,
+        )
+        .needs(Need::Redis),
+    ]);
 }

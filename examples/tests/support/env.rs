@@ -1,5 +1,5 @@
-//! What the tests of real stores share: the service URLs they read, and
-//! names no other run uses.
+//! Names no other run uses, for the tests of real stores. (The services'
+//! URLs come from `harness::Need::url`.)
 
 #![allow(dead_code, reason = "each test file uses what it needs")]
 
@@ -15,14 +15,4 @@ pub(crate) fn unique_name(prefix: &str) -> String {
         std::process::id(),
         RUN.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// The URL in `variable`, or `None` after a `skipped:` line saying what to
-/// set.
-pub(crate) fn env_url(variable: &str, example: &str) -> Option<String> {
-    let url = std::env::var(variable).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: set {variable}={example}");
-    }
-    url
 }

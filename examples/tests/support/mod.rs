@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod env;
+pub mod harness;
 pub mod process;
 
 use axum::Router;
