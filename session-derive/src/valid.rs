@@ -105,13 +105,13 @@ fn check_fields(input: &Input<'_>, errors: &mut Errors) {
                 format!("field `{name}` needs a value for when the session does not hold it yet: add `#[session(default)]` or `#[session(default = expr)]`, or make its type `Option<_>`"),
             );
         }
-        if let Some(flash) = field.attrs.flash {
-            if matches!(field.shape, Shape::Other) {
-                errors.push(syn::Error::new(
-                    flash,
-                    format!("`flash` field `{name}` must be an `Option<T>` (one message, read once with `take_{name}()`) or a `Vec<T>` (messages pushed with `push_{name}()`)"),
-                ));
-            }
+        if let Some(flash) = field.attrs.flash
+            && matches!(field.shape, Shape::Other)
+        {
+            errors.push(syn::Error::new(
+                flash,
+                format!("`flash` field `{name}` must be an `Option<T>` (one message, read once with `take_{name}()`) or a `Vec<T>` (messages pushed with `push_{name}()`)"),
+            ));
         }
         if let (Some(clear), Some(_)) = (field.attrs.clear_on_rotate, field.attrs.rotate_id) {
             errors.push(syn::Error::new(
@@ -119,10 +119,13 @@ fn check_fields(input: &Input<'_>, errors: &mut Errors) {
                 format!("field `{name}` is `rotate_id`, so it is what changes at a rotation: it cannot also be `clear_on_rotate`; mark the fields that must not survive the new id instead"),
             ));
         }
-        if let Some(key) = &field.attrs.key {
-            if key.value().is_empty() {
-                errors.at(key, "`key` must not be empty: give the exact storage key, as in `key = \"user_id\"`");
-            }
+        if let Some(key) = &field.attrs.key
+            && key.value().is_empty()
+        {
+            errors.at(
+                key,
+                "`key` must not be empty: give the exact storage key, as in `key = \"user_id\"`",
+            );
         }
     }
 }

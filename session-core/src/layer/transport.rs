@@ -28,17 +28,17 @@ pub(crate) struct Presented {
 }
 
 pub(crate) fn read_id(settings: &Settings, headers: &HeaderMap) -> Presented {
-    if let Some(header) = &settings.header {
-        if let Some(value) = headers.get(header) {
-            let id = value
-                .to_str()
-                .ok()
-                .and_then(|text| SessionId::from_str(text.trim()).ok());
-            return Presented {
-                id,
-                carrier: Carrier::Header,
-            };
-        }
+    if let Some(header) = &settings.header
+        && let Some(value) = headers.get(header)
+    {
+        let id = value
+            .to_str()
+            .ok()
+            .and_then(|text| SessionId::from_str(text.trim()).ok());
+        return Presented {
+            id,
+            carrier: Carrier::Header,
+        };
     }
     Presented {
         id: cookie_id(settings, headers),
