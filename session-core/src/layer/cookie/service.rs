@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{COOKIE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use time::OffsetDateTime;
 use tower_service::Service;
 use tower_sessions_core::{Expiry, Session};
