@@ -440,9 +440,7 @@ async fn postgres_app(row: &StoredSession) -> (Router, PgPool, String) {
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&url)
         .await
-        .unwrap_or_else(|error| {
-            panic!("DATABASE_URL is set but PostgreSQL is unreachable at {url}: {error}")
-        });
+        .unwrap_or_else(|error| panic!("PostgreSQL is unreachable at DATABASE_URL={url}: {error}"));
     let table = unique_name("formats");
     let store = PostgresCasStore::new(pool.clone())
         .with_table_name(&table)
@@ -487,9 +485,9 @@ async fn redis_app(hash: &StoredSession, expire_at: &str) -> (Router, Pool, Stri
     let url = Need::Redis.url();
     let config = Config::from_url(&url).expect("a valid REDIS_URL");
     let pool = Pool::new(config, None, None, None, 1).expect("a Redis pool");
-    pool.init().await.unwrap_or_else(|error| {
-        panic!("REDIS_URL is set but Redis is unreachable at {url}: {error}")
-    });
+    pool.init()
+        .await
+        .unwrap_or_else(|error| panic!("Redis is unreachable at REDIS_URL={url}: {error}"));
     let prefix = format!("{}:", unique_name("formats"));
     let key = format!("{prefix}{}", hash.id);
     let _: i64 = pool
