@@ -786,14 +786,8 @@ fn impl_params(generics: &Generics) -> Vec<GenericParam> {
         .map(|param| {
             let mut param = param.clone();
             match &mut param {
-                GenericParam::Type(param) => {
-                    param.eq_token = None;
-                    param.default = None;
-                }
-                GenericParam::Const(param) => {
-                    param.eq_token = None;
-                    param.default = None;
-                }
+                GenericParam::Type(param) => param.default = None,
+                GenericParam::Const(param) => param.default = None,
                 GenericParam::Lifetime(_) => {}
             }
             param
