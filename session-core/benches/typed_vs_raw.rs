@@ -15,8 +15,10 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
-use session_core::SessionSchema;
+use session_core::cas::{Data, StoredValue};
+use session_core::layer::LayerSession;
 use session_core::time::{Duration, OffsetDateTime};
+use session_core::SessionSchema;
 use tokio::runtime::Runtime;
 use tower_sessions::{MemoryStore, Session};
 
@@ -116,6 +118,26 @@ fn filled_session(runtime: &Runtime) -> Session {
     session
 }
 
+/// Our layer's session holding `visit()`, as a request sees it once the
+/// layer loaded it: the per-key JSON text of a stored record.
+fn lean_session(runtime: &Runtime) -> VisitSession<LayerSession> {
+    let session = empty_session();
+    let data = runtime.block_on(async {
+        VisitSession::new(session.clone())
+            .save(&visit())
+            .await
+            .expect("save");
+        let mut data = Data::default();
+        for key in Visit::KEYS {
+            if let Some(value) = session.get_value(key).await.expect("get") {
+                data.insert(*key, StoredValue::from(value));
+            }
+        }
+        data
+    });
+    VisitSession::new(LayerSession::detached(data))
+}
+
 fn deadline() -> i64 {
     (OffsetDateTime::now_utc() + Duration::minutes(15)).unix_timestamp()
 }
@@ -124,7 +146,11 @@ fn get_one_field(c: &mut Criterion) {
     let runtime = runtime();
     let session = filled_session(&runtime);
     let typed = VisitSession::new(session.clone());
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("get one field");
+    group.bench_function("typed, lean session", |b| {
+        b.iter(|| runtime.block_on(async { black_box(lean.counter().await.expect("get")) }));
+    });
     group.bench_function("typed", |b| {
         b.iter(|| runtime.block_on(async { black_box(typed.counter().await.expect("get")) }));
     });
@@ -156,7 +182,11 @@ fn set_one_field(c: &mut Criterion) {
     let runtime = runtime();
     let session = filled_session(&runtime);
     let typed = VisitSession::new(session.clone());
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("set one field");
+    group.bench_function("typed, lean session", |b| {
+        b.iter(|| runtime.block_on(async { lean.set_counter(black_box(8)).await.expect("set") }));
+    });
     group.bench_function("typed", |b| {
         b.iter(|| runtime.block_on(async { typed.set_counter(black_box(8)).await.expect("set") }));
     });
@@ -186,7 +216,17 @@ fn update_one_field(c: &mut Criterion) {
     let runtime = runtime();
     let session = filled_session(&runtime);
     let typed = VisitSession::new(session.clone());
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("update one field");
+    group.bench_function("typed, lean session", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                lean.update_counter(|counter| *counter += 1)
+                    .await
+                    .expect("update");
+            });
+        });
+    });
     group.bench_function("typed", |b| {
         b.iter(|| {
             runtime.block_on(async {
@@ -230,7 +270,11 @@ fn get_expiring_field(c: &mut Criterion) {
     let runtime = runtime();
     let session = filled_session(&runtime);
     let typed = VisitSession::new(session.clone());
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("get expiring field");
+    group.bench_function("typed, lean session", |b| {
+        b.iter(|| runtime.block_on(async { black_box(lean.csrf_token().await.expect("get")) }));
+    });
     group.bench_function("typed", |b| {
         b.iter(|| runtime.block_on(async { black_box(typed.csrf_token().await.expect("get")) }));
     });
@@ -255,7 +299,11 @@ fn load_whole_struct(c: &mut Criterion) {
     let runtime = runtime();
     let session = filled_session(&runtime);
     let typed = VisitSession::new(session.clone());
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("load whole struct");
+    group.bench_function("typed, lean session", |b| {
+        b.iter(|| runtime.block_on(async { black_box(lean.load().await.expect("load")) }));
+    });
     group.bench_function("typed", |b| {
         b.iter(|| runtime.block_on(async { black_box(typed.load().await.expect("load")) }));
     });
@@ -307,7 +355,15 @@ fn save_whole_struct(c: &mut Criterion) {
         changed.cart[0].quantity = u32::try_from(changed.counter % 100).unwrap_or_default();
         changed.clone()
     };
+    let lean = lean_session(&runtime);
     let mut group = c.benchmark_group("save whole struct");
+    group.bench_function("typed, lean session", |b| {
+        b.iter_batched(
+            &mut next,
+            |visit| runtime.block_on(async { lean.save(&visit).await.expect("save") }),
+            BatchSize::SmallInput,
+        );
+    });
     group.bench_function("typed", |b| {
         b.iter_batched(
             &mut next,

@@ -26,9 +26,9 @@ use crate::schema::SessionSchema;
 const REDACTED_REASON: &str =
     "the stored value does not match the type (details withheld: the field is sensitive)";
 
-/// An unexpired stored value with its deadline, if the field has one.
+/// What is known of an unexpired stored value: its deadline, if the field
+/// has one.
 struct Stored {
-    value: Value,
     deadline: Option<OffsetDateTime>,
 }
 
@@ -38,8 +38,9 @@ pub struct HandleCore<T, S> {
     raw: S,
     clock: Clock,
     /// Set once the schema's stored version was found current (or brought up
-    /// to date), so later accesses through this handle skip the check.
-    version_checked: Arc<AtomicBool>,
+    /// to date), so later accesses through this handle skip the check. Only
+    /// a versioned schema has one: the others have nothing to check.
+    version_checked: Option<Arc<AtomicBool>>,
 }
 
 impl<T, S: Clone> Clone for HandleCore<T, S> {
@@ -48,7 +49,7 @@ impl<T, S: Clone> Clone for HandleCore<T, S> {
             schema: PhantomData,
             raw: self.raw.clone(),
             clock: self.clock.clone(),
-            version_checked: Arc::clone(&self.version_checked),
+            version_checked: self.version_checked.clone(),
         }
     }
 }
@@ -81,7 +82,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             schema: PhantomData,
             raw,
             clock,
-            version_checked: Arc::new(AtomicBool::new(false)),
+            version_checked: T::VERSION.map(|_| Arc::new(AtomicBool::new(false))),
         }
     }
 
@@ -89,7 +90,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// already known.
     pub fn for_migration(raw: S, clock: Clock) -> Self {
         let core = Self::new(raw, clock);
-        core.version_checked.store(true, Ordering::Release);
+        core.mark_ready();
         core
     }
 
@@ -105,7 +106,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     pub async fn ready(&self) -> Result<(), SessionError> {
         if let (false, Some(version)) = (self.is_ready(), T::VERSION) {
             Box::pin(migrate::bring_up_to_date(self, version)).await?;
-            self.version_checked.store(true, Ordering::Release);
+            self.mark_ready();
         }
         Ok(())
     }
@@ -115,7 +116,15 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
     /// and only then await [`HandleCore::ready`], so the common case creates
     /// no future at all (measured in `benches/typed_vs_raw.rs`).
     fn is_ready(&self) -> bool {
-        T::VERSION.is_none() || self.version_checked.load(Ordering::Acquire)
+        self.version_checked
+            .as_ref()
+            .is_none_or(|checked| checked.load(Ordering::Acquire))
+    }
+
+    fn mark_ready(&self) {
+        if let Some(checked) = &self.version_checked {
+            checked.store(true, Ordering::Release);
+        }
     }
 
     /// Records the schema version next to data just written, so the next
@@ -503,18 +512,15 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         self.live(field, stored).await
     }
 
-    /// The live value inside what is stored under a field's key: the value
-    /// itself for a plain field, the envelope's content for an expiring one.
-    /// An expired value is removed; a malformed envelope goes to the decode
-    /// policy.
+    /// Whether what is stored under a field's key is live, and its
+    /// deadline: a plain field's value always is, an expiring one's until
+    /// its envelope's deadline. An expired value is removed; a malformed
+    /// envelope goes to the decode policy.
     async fn live(&self, field: &FieldSpec, stored: Value) -> Result<Option<Stored>, SessionError> {
         if field.expires_in_secs.is_none() {
-            return Ok(Some(Stored {
-                value: stored,
-                deadline: None,
-            }));
+            return Ok(Some(Stored { deadline: None }));
         }
-        let Some((value, deadline)) = envelope::open(stored) else {
+        let Some((_, deadline)) = envelope::open(stored) else {
             let reason = format!("expected {}", envelope::SHAPE);
             return Box::pin(self.decode_failed(field, reason))
                 .await
@@ -526,7 +532,6 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             return Ok(None);
         }
         Ok(Some(Stored {
-            value,
             deadline: Some(deadline),
         }))
     }

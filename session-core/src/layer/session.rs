@@ -64,6 +64,16 @@ pub(crate) trait Source: Send + Sync + 'static {
     async fn load(&self, id: SessionId) -> (Base, Option<SessionGuard>);
 }
 
+/// The source of a detached session, which never needs to load.
+struct NoStore;
+
+#[async_trait]
+impl Source for NoStore {
+    async fn load(&self, _id: SessionId) -> (Base, Option<SessionGuard>) {
+        (Base::Missing, None)
+    }
+}
+
 /// What a request found in the store.
 #[derive(Clone, Debug)]
 pub(crate) enum Base {
@@ -160,6 +170,29 @@ impl LayerSession {
                     expiry,
                     ..State::default()
                 }),
+                tower_loaded: AtomicBool::new(false),
+            }),
+            tower: None,
+        }
+    }
+
+    /// A session over `data` with no store behind it, as if the layer had
+    /// just loaded it: for unit tests and benchmarks of code that takes a
+    /// typed handle. Its changes stay in memory and are never saved.
+    #[must_use]
+    pub fn detached(data: Data) -> Self {
+        let id = SessionId::from_i128(0);
+        LayerSession {
+            inner: Arc::new(Inner {
+                source: Arc::new(NoStore),
+                presented: Some(id),
+                base: OnceCell::new_with(Some(Base::Live {
+                    id,
+                    revision: Revision::FIRST,
+                    data,
+                    expiry_date: Expiry::deadline(None, OffsetDateTime::now_utc()),
+                })),
+                state: Mutex::new(State::default()),
                 tower_loaded: AtomicBool::new(false),
             }),
             tower: None,
