@@ -1,10 +1,16 @@
 //! The example shop in a real headless Chromium, driven by chromedriver: its
-//! forms, the flash notice, the new session id on login, and the session
-//! cookie's attributes as the browser keeps them.
+//! forms, the flash notice, the new session id on login, the session
+//! cookie's attributes as the browser keeps them, hostile input (a huge
+//! quantity, a 10,000-character name, more of an item at its limit), its
+//! error pages and their link back, the chosen language, and an axe-core
+//! accessibility check of each kind of page (0 serious or critical
+//! violations).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them the
 //! test is reported as ignored, or fails under CI (see `support/harness.rs`).
-//! `UPDATE_SCREENSHOT=1` rewrites the guide's picture of the shop.
+//! axe-core is the version pinned in `tests/axe/package.json`, installed by
+//! `.ci/run` (or by the test, with npm, when it is missing).
+//! `UPDATE_SCREENSHOT=1` rewrites the guide's pictures of the shop.
 
 mod support;
 
@@ -89,15 +95,24 @@ async fn the_shop_works_in_a_real_browser() {
 async fn use_the_shop(browser: Client, shop: String) {
     browser.goto(&shop).await.expect("open the shop");
     assert_eq!(text_of(&browser, "h1").await, "Typed shop");
-    let first_id = session_cookie(&browser).await.value().to_owned();
+    assert_eq!(
+        browser.get_named_cookie(SESSION_COOKIE).await.ok(),
+        None,
+        "looking at the shop starts no session"
+    );
+    accessible(&browser, "the empty shop").await;
 
     let cart_form = wait_for(&browser, "form[action='/cart']").await;
     type_into(&cart_form, "sku", "tea").await;
     type_into(&cart_form, "quantity", "2").await;
     submit(&cart_form).await;
+    let first_id = session_cookie(&browser).await.value().to_owned();
 
     // After the redirect: the notice, once.
-    assert_eq!(text_of(&browser, "#notice").await, "Added tea to your cart");
+    assert_eq!(
+        text_of(&browser, "#notice").await,
+        "Added 2 × tea to your cart"
+    );
     assert_eq!(count(&browser, "#notice").await, 1);
     assert_eq!(text_of(&browser, "#count").await, "2");
     assert_eq!(text_of(&browser, "#cart li").await, "2 × tea");
@@ -106,7 +121,8 @@ async fn use_the_shop(browser: Client, shop: String) {
         first_id,
         "adding to the cart keeps the session id"
     );
-    screenshot(&browser).await;
+    screenshot(&browser, "shop.png").await;
+    accessible(&browser, "the shop with a cart and a notice").await;
 
     browser.refresh().await.expect("reload the shop");
     assert_eq!(text_of(&browser, "#cart li").await, "2 × tea");
@@ -142,19 +158,243 @@ async fn use_the_shop(browser: Client, shop: String) {
         "{cookie:?}"
     );
 
+    survives_hostile_input(&browser, &shop).await;
+
     submit(&wait_for(&browser, "form[action='/logout']").await).await;
     wait_for(&browser, "form[action='/login']").await;
     assert_eq!(count(&browser, "#user").await, 0);
+    assert_eq!(
+        text_of(&browser, "#notice").await,
+        "You are logged out; your cart was emptied."
+    );
     assert_eq!(
         text_of(&browser, "#count").await,
         "0",
         "logging out empties the session"
     );
-    assert_ne!(
-        session_cookie(&browser).await.value(),
-        cookie.value(),
-        "the page after logout starts a new session"
+    assert_eq!(
+        browser.get_named_cookie(SESSION_COOKIE).await.ok(),
+        None,
+        "the page after logout starts no new session"
     );
+
+    speaks_the_chosen_language(&browser).await;
+}
+
+/// What broke the shop before it checked its input: a quantity at the top
+/// of `u32` followed by another item (a panic in the cart total, for every
+/// later page), a name of 10,000 characters, more of an item at the limit.
+/// The browser's own checks (`max`, `maxlength`) stop most of it; a hostile
+/// client skips them, so the forms are sent with `novalidate` too.
+async fn survives_hostile_input(browser: &Client, shop: &str) {
+    let before = text_of(browser, "#count").await;
+
+    let cart_form = wait_for(browser, "form[action='/cart']").await;
+    type_into(&cart_form, "sku", "jam").await;
+    type_into(&cart_form, "quantity", "4294967295").await;
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelector(\"form[action='/cart']\").checkValidity();",
+                Vec::new()
+            )
+            .await
+            .expect("run a script"),
+        json!(false),
+        "the browser itself refuses a quantity above the field's max"
+    );
+    without_browser_checks(browser).await;
+    submit(&wait_for(browser, "form[action='/cart']").await).await;
+    assert_eq!(
+        text_of(browser, "#cart-error").await,
+        "Enter a quantity from 1 to 99."
+    );
+    accessible(browser, "a refused form").await;
+    screenshot(browser, "shop-refused.png").await;
+    let cart_form = wait_for(browser, "form[action='/cart']").await;
+    type_into(&cart_form, "sku", "honey").await;
+    type_into(&cart_form, "quantity", "1").await;
+    submit(&cart_form).await;
+    assert_eq!(
+        text_of(browser, "#notice").await,
+        "Added 1 × honey to your cart"
+    );
+    let expected: u32 = before.parse::<u32>().expect("a count") + 1;
+    assert_eq!(text_of(browser, "#count").await, expected.to_string());
+
+    // More of an item already at the maximum.
+    let cart_form = wait_for(browser, "form[action='/cart']").await;
+    type_into(&cart_form, "sku", "honey").await;
+    type_into(&cart_form, "quantity", "99").await;
+    submit(&cart_form).await;
+    assert_eq!(
+        text_of(browser, "#cart-error").await,
+        "You already have 1 × honey: one line of the cart holds at most 99."
+    );
+    assert_eq!(count(browser, "#notice").await, 0, "no \"Added\"");
+
+    // Typing is cut at the field's maxlength; the longest name still fits
+    // the page's width.
+    let long = "n".repeat(10_000);
+    let cart_form = wait_for(browser, "form[action='/cart']").await;
+    type_into(&cart_form, "sku", &long[..200]).await;
+    let typed = browser
+        .execute(
+            "return document.querySelector(\"input[name='sku']\").value.length;",
+            Vec::new(),
+        )
+        .await
+        .expect("run a script");
+    assert_eq!(
+        typed,
+        json!(40),
+        "maxlength holds the name at 40 characters"
+    );
+    type_into(&cart_form, "quantity", "1").await;
+    submit(&cart_form).await;
+    wait_for(browser, "#notice").await;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            Vec::new(),
+        )
+        .await
+        .expect("run a script");
+    assert_eq!(overflow, json!(0), "no horizontal scrolling");
+
+    // A hostile client sends the 10,000 characters anyway: an error page,
+    // and its link leads back to the shop.
+    without_browser_checks(browser).await;
+    browser
+        .execute(
+            "document.querySelector(\"input[name='sku']\").value = arguments[0];",
+            vec![json!(long)],
+        )
+        .await
+        .expect("run a script");
+    submit(&wait_for(browser, "form[action='/cart']").await).await;
+    assert_eq!(text_of(browser, "h1").await, "Error 413");
+    accessible(browser, "an error page").await;
+    wait_for(browser, "a#back")
+        .await
+        .click()
+        .await
+        .expect("follow the link back");
+    assert_eq!(text_of(browser, "h1").await, "Typed shop");
+    assert_eq!(browser.current_url().await.expect("a URL").as_str(), shop);
+
+    browser
+        .goto(&format!("{shop}nowhere"))
+        .await
+        .expect("open a missing page");
+    assert_eq!(text_of(browser, "h1").await, "Error 404");
+    wait_for(browser, "a#back")
+        .await
+        .click()
+        .await
+        .expect("follow the link back");
+    assert_eq!(text_of(browser, "h1").await, "Typed shop");
+}
+
+/// Chooses German, and the whole page follows.
+async fn speaks_the_chosen_language(browser: &Client) {
+    let form = wait_for(browser, "form[action='/locale']").await;
+    form.find(Locator::Css("select"))
+        .await
+        .expect("the language menu")
+        .select_by_value("de")
+        .await
+        .expect("choose German");
+    submit(&form).await;
+    assert_eq!(text_of(browser, "h1").await, "Typisierter Laden");
+    assert_eq!(
+        browser
+            .execute("return document.documentElement.lang;", Vec::new())
+            .await
+            .expect("run a script"),
+        json!("de")
+    );
+    assert_eq!(
+        text_of(browser, "#notice").await,
+        "Der Laden spricht jetzt Deutsch."
+    );
+    accessible(browser, "the shop in German").await;
+}
+
+/// Turns off the browser's own form checks, as a hostile client would.
+async fn without_browser_checks(browser: &Client) {
+    browser
+        .execute(
+            "document.querySelectorAll('form').forEach(form => form.noValidate = true);",
+            Vec::new(),
+        )
+        .await
+        .expect("run a script");
+}
+
+/// Runs axe-core on the current page and fails on any violation of the
+/// serious or critical kinds.
+async fn accessible(browser: &Client, page: &str) {
+    let source = axe_source();
+    browser
+        .execute(&format!("{source}\nwindow.axe = axe;"), Vec::new())
+        .await
+        .expect("inject axe-core");
+    let outcome = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document)
+                .then(results => done({
+                    passed: results.passes.length,
+                    found: results.violations
+                        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                        .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(' ')).join(', ')}`),
+                }))
+                .catch(error => done({ passed: 0, found: [`axe failed: ${error}`] }));",
+            Vec::new(),
+        )
+        .await
+        .expect("run axe-core");
+    let passed = outcome["passed"].as_u64().unwrap_or_default();
+    let found: Vec<String> =
+        serde_json::from_value(outcome["found"].clone()).expect("a list of violations");
+    println!(
+        "axe-core on {page}: {passed} rules passed, {} serious or critical violations",
+        found.len()
+    );
+    assert!(passed > 0, "axe-core checked nothing on {page}");
+    assert!(found.is_empty(), "axe-core on {page}: {found:#?}");
+}
+
+/// The source of axe-core, from the folder `.ci/run` fills with `npm ci`
+/// (`examples/tests/axe/package.json`); prepared here the same way when it
+/// is missing and npm is installed.
+fn axe_source() -> String {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("axe");
+    let script = folder.join("node_modules/axe-core/axe.min.js");
+    if !script.is_file() {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe");
+        std::fs::create_dir_all(&folder).expect("a folder for axe-core");
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(project.join(file), folder.join(file))
+                .unwrap_or_else(|error| panic!("copy {file}: {error}"));
+        }
+        let installed = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&folder)
+            .status()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "the accessibility check needs axe-core: install npm, or run .ci/run ({error})"
+                )
+            });
+        assert!(
+            installed.success(),
+            "npm ci of axe-core failed: {installed}"
+        );
+    }
+    std::fs::read_to_string(&script)
+        .unwrap_or_else(|error| panic!("read {}: {error}", script.display()))
 }
 
 /// Waits until the page shows an element matching `css`.
@@ -210,13 +450,15 @@ async fn session_cookie(browser: &Client) -> Cookie<'static> {
         .expect("the browser holds the session cookie")
 }
 
-/// Takes the guide's picture of the shop; writes it only when asked to, so a
-/// test run leaves the tree clean.
-async fn screenshot(browser: &Client) {
+/// Takes one of the guide's pictures of the shop, `book/src/images/{name}`;
+/// writes it only when asked to, so a test run leaves the tree clean.
+async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG image");
     if std::env::var("UPDATE_SCREENSHOT").as_deref() == Ok("1") {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/images/shop.png");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../book/src/images")
+            .join(name);
         std::fs::write(&path, png)
             .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
         println!("wrote {}", path.display());
