@@ -680,6 +680,7 @@ async fn wrong_method(headers: HeaderMap) -> Response {
     page::error(Lang::negotiate(&headers), StatusCode::METHOD_NOT_ALLOWED)
 }
 
+// ANCHOR: error_pages
 /// The session layer's own responses: the session could not be read, so
 /// the language comes from `Accept-Language`.
 fn layer_error_page(request: &ErrorPageRequest<'_>) -> ErrorPage {
@@ -699,6 +700,7 @@ fn layer_error_page(request: &ErrorPageRequest<'_>) -> ErrorPage {
 fn panic_page(headers: &HeaderMap) -> Response {
     page::error(Lang::negotiate(headers), StatusCode::INTERNAL_SERVER_ERROR)
 }
+// ANCHOR_END: error_pages
 
 /// On every response: no framing by other sites, no scripts or foreign
 /// resources at all, no content sniffing, no URL leaking to other sites.
