@@ -84,12 +84,30 @@
 //!
 //! The guide (the `book/` folder of the repository) covers every attribute,
 //! expiry, flashes, testing, stores and security.
+//!
+//! # Features
+//!
+//! What each feature of `Cargo.toml` adds:
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | on | The typed handles become axum 0.8 extractors, and `SessionError` a response. |
+//! | `layer` | on | `SessionLayer`, a drop-in for tower-sessions' `SessionManagerLayer` that never loses a write, and the `cas` stores it works best with. |
+//! | `schema` | | `#[session(json_schema)]` generates a JSON Schema of the stored layout, and `testing::assert_schema_snapshot` compares it with a committed snapshot. |
+//! | `signed` | | Signed session cookies (HMAC-SHA256). Turns on `layer`. |
+//! | `private` | | Encrypted and authenticated session cookies (AES-256-GCM). Turns on `layer`. |
+//! | `cookie-sessions` | | `layer::cookie::CookieSessionLayer`: the whole session in an encrypted cookie (AES-256-GCM), no server store. Turns on `private`. |
+//! | `sqlite` | | `cas::SqliteCasStore` (sqlx). Turns on `layer`. |
+//! | `postgres` | | `cas::PostgresCasStore` (sqlx). Turns on `layer`. |
+//! | `redis` | | `cas::RedisCasStore` (fred), one Lua script per operation. Turns on `layer`. |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access;
 #[cfg(feature = "layer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
 pub mod cas;
 mod clock;
 mod disjoint;
@@ -100,6 +118,7 @@ mod expiry;
 mod extract;
 mod field;
 #[cfg(feature = "layer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
 pub mod layer;
 #[cfg(feature = "schema")]
 mod layout;
@@ -110,6 +129,7 @@ mod request_session;
 mod schema;
 mod string_storage;
 #[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub mod testing;
 
 #[doc(hidden)]
@@ -120,8 +140,10 @@ pub use clock::{Clock, ManualClock, TimeSource};
 pub use error::{SessionError, StoreError};
 pub use expiry::Expiry;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::SessionRejection;
 #[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub use layout::StoredLayout;
 pub use memory::MemorySession;
 pub use raw::{RawSession, ValueError};

@@ -28,6 +28,7 @@ use crate::raw::{RawSession, ValueError};
 pub enum RequestSession {
     /// The session of this crate's `SessionLayer`.
     #[cfg(feature = "layer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
     Layer(LayerSession),
     /// A tower-sessions session.
     Tower(tower_sessions_core::Session),
@@ -46,6 +47,7 @@ impl RequestSession {
 
     /// The session of this crate's `SessionLayer`.
     #[cfg(feature = "layer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
     #[must_use]
     pub fn as_layer(&self) -> Option<&LayerSession> {
         match self {

@@ -40,12 +40,16 @@ pub use last_writer_wins::LastWriterWins;
 pub use record::{Data, Record, StoredValue};
 pub use memory::CasMemoryStore;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCasStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use sql::PostgresCasStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sql::SqliteCasStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{SqlCasStore, SqlDialect};
 
 /// How long a deleted session's id stays marked as ended unless a store is

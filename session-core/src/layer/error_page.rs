@@ -224,6 +224,9 @@ macro_rules! error_page_setter {
         /// what failed. With a hook set, each request's headers are kept
         /// until its response is ready.
         ///
+        /// [`LayerError`]: crate::layer::LayerError
+        /// [`LayerError::message`]: crate::layer::LayerError::message
+        ///
         /// # Examples
         ///
         #[doc = $example]

@@ -42,6 +42,7 @@
 mod commit;
 mod config;
 #[cfg(feature = "cookie-sessions")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cookie-sessions")))]
 pub mod cookie;
 mod error_page;
 mod locks;
@@ -55,6 +56,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(any(feature = "signed", feature = "private"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "signed", feature = "private"))))]
 pub use ::cookie::Key;
 pub use ::cookie::SameSite;
 pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
@@ -178,6 +180,7 @@ let layer = SessionLayer::builder(CasMemoryStore::new())
     /// Signs the cookie (HMAC-SHA256) with `key`: a forged or altered cookie
     /// reads as no cookie.
     #[cfg(feature = "signed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "signed")))]
     pub fn with_signed(mut self, key: Key) -> Self {
         self.settings.key = Some(sealing::CookieKey::Signed(key));
         self
@@ -185,6 +188,7 @@ let layer = SessionLayer::builder(CasMemoryStore::new())
 
     /// Encrypts and authenticates the cookie (AES-256-GCM) with `key`.
     #[cfg(feature = "private")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private")))]
     pub fn with_private(mut self, key: Key) -> Self {
         self.settings.key = Some(sealing::CookieKey::Private(key));
         self
