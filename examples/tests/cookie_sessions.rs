@@ -28,6 +28,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use session_core::layer::ErrorPage;
 use session_core::layer::cookie::{COOKIE_SIZE_LIMIT, CookieKeys, CookieSessionLayer, Revocation};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ManualClock, SessionError, SessionSchema, StoreError};
@@ -856,6 +857,32 @@ impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }
+}
+
+#[tokio::test]
+async fn the_error_page_hook_renders_the_layers_own_500() {
+    let layer = CookieSessionLayer::builder(keys(&[&NEW_KEY]))
+        .with_secure(false)
+        .with_error_page(|request| {
+            ErrorPage::html(format!(
+                "<p>{} {:?}</p>",
+                request.status().as_u16(),
+                request.error()
+            ))
+        })
+        .build()
+        .expect("valid settings");
+    let to = serve(routes().layer(layer)).await;
+    let http = Http::new();
+    let mut browser = Browser::new(&http, to);
+    let reply = browser.send("POST", "/big/5000").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.body, "<p>500 Failed</p>");
+    assert_eq!(reply.set_cookies, Vec::<String>::new());
+    assert!(reply.no_store());
+    // The app's own responses are not the layer's: they pass unchanged.
+    let reply = browser.send("POST", "/fail").await;
+    assert_ne!(reply.body, "<p>500 Failed</p>");
 }
 
 #[tokio::test]
