@@ -160,10 +160,10 @@ mod tests {
         assert!(!signer.verify(&token, 999), "issued in the future");
         let other = Signer::new().expect("randomness");
         assert!(!other.verify(&token, 1_000), "another key");
-        let (signed, _) = token.rsplit_once('.').expect("three parts");
-        let later = signed.replacen("1000", "5000", 1);
+        let (payload, _) = token.rsplit_once('.').expect("three parts");
+        let later = payload.replacen("1000", "5000", 1);
         assert!(
-            !signer.verify(&format!("{later}.{}", &token[signed.len() + 1..]), 5_000),
+            !signer.verify(&format!("{later}.{}", &token[payload.len() + 1..]), 5_000),
             "the issue time is signed"
         );
         assert!(!signer.verify("", 1_000));
