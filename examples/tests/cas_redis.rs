@@ -15,7 +15,7 @@ use harness::{Need, tokio_test};
 use std::sync::Arc;
 
 use session_core::cas::{CasError, Data, Record, SessionId, StoredValue};
-use session_core::cas::{CasStore, Loaded, RedisCasStore, Written};
+use session_core::cas::{CasStore, Loaded, RedisCasStore, Revision, Written};
 use session_core::time::{Duration, OffsetDateTime};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, KeysInterface, Pool};
 use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface};
@@ -212,6 +212,59 @@ async fn a_corrupt_record_is_an_error() {
     delete_keys(&pool, &prefix).await;
 }
 
+/// A session key that holds a string instead of a hash is a record that
+/// cannot be read (a `500`, not a `503` that invites retries forever), and
+/// nothing overwrites it.
+async fn a_key_of_another_type_is_a_decode_error_and_kept() {
+    let pool = redis_pool().await;
+    let prefix = key_prefix("wrongtype");
+    let store = RedisCasStore::new(pool.clone()).with_key_prefix(prefix.clone());
+
+    let id = SessionId::random().expect("random bytes");
+    let key = format!("{prefix}{id}");
+    let () = pool
+        .set(&key, "a plain string", None, None, false)
+        .await
+        .expect("SET");
+    let error = store.load(&id).await.expect_err("a string is no session");
+    assert!(
+        matches!(error, CasError::Decode(_)),
+        "another type is a decode error, not an outage: {error:?}"
+    );
+    assert!(
+        !error.to_string().contains(&id.to_string()),
+        "the error never names the id: {error}"
+    );
+    let mut record = Record {
+        id,
+        data: Data::from_iter([("count", StoredValue::from(serde_json::Value::from(1)))]),
+        expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
+    };
+    store
+        .create(&mut record)
+        .await
+        .expect("create under a new id");
+    assert_ne!(record.id, id, "create never takes the key");
+    assert!(
+        store
+            .save(
+                &Record {
+                    id,
+                    ..record.clone()
+                },
+                Revision::FIRST
+            )
+            .await
+            .is_err(),
+        "save refuses the key"
+    );
+    let kept: String = pool.get(&key).await.expect("GET");
+    assert_eq!(kept, "a plain string", "the key is left as it was");
+    println!("RedisCasStore: a key of another type is a decode error ok");
+
+    delete_keys(&pool, &prefix).await;
+}
+
 fn main() {
     harness::run(
         [
@@ -226,6 +279,10 @@ fn main() {
                 a_flushed_script_cache_is_refilled,
             ),
             tokio_test("a_corrupt_record_is_an_error", a_corrupt_record_is_an_error),
+            tokio_test(
+                "a_key_of_another_type_is_a_decode_error_and_kept",
+                a_key_of_another_type_is_a_decode_error_and_kept,
+            ),
         ]
         .into_iter()
         .map(|test| test.needs(Need::Redis))

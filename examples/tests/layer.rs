@@ -15,8 +15,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
-use session_core::cas::{CasError, Record, SessionId};
-use session_core::cas::{CasMemoryStore, CasStore, LastWriterWins, Loaded, Revision, Written};
+use session_core::cas::{
+    CasError, CasMemoryStore, CasStore, LastWriterWins, Loaded, Record, Revision, SessionId,
+    Written,
+};
 use session_core::layer::{
     Expiry, Key, LayerConfigError, SameSite, SessionLayer, SessionLayerBuilder,
 };
@@ -26,7 +28,7 @@ use tokio::sync::Notify;
 use tower::ServiceExt;
 use tower_sessions::cookie::Cookie;
 use tower_sessions::session::Id;
-use tower_sessions::{MemoryStore, Session, SessionStore, session_store};
+use tower_sessions::{MemoryStore, Session, SessionStore};
 
 /// What the handlers keep in the session.
 #[derive(SessionSchema, Serialize, Deserialize, Debug)]

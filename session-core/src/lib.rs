@@ -110,6 +110,7 @@ mod access;
 #[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
 pub mod cas;
 mod clock;
+mod depth;
 mod disjoint;
 mod envelope;
 mod error;
@@ -117,6 +118,7 @@ mod expiry;
 #[cfg(feature = "axum")]
 mod extract;
 mod field;
+mod fingerprint;
 #[cfg(feature = "layer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
 pub mod layer;

@@ -29,6 +29,26 @@ macro_rules! __no_extractor {
 #[cfg(not(feature = "axum"))]
 pub use crate::__no_extractor as impl_extractor;
 
+/// Stands in for the session id in generated `Debug` output: a short,
+/// non-reversible fingerprint, since the id is the session's bearer token.
+pub struct IdFingerprint(Option<String>);
+
+impl IdFingerprint {
+    /// The fingerprint of `raw`'s id, if it has one.
+    pub fn of<S: crate::RawSession>(raw: &S) -> Self {
+        IdFingerprint(raw.id().map(|id| crate::fingerprint::of(&id)))
+    }
+}
+
+impl core::fmt::Debug for IdFingerprint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.0 {
+            Some(fingerprint) => write!(f, "#{fingerprint}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// Stands in for a sensitive field's value in generated `Debug` output.
 pub struct Redacted;
 

@@ -71,8 +71,9 @@ pub trait RawSession: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`ValueError::Json`] when the value has no JSON form (nothing is
-    /// stored then); [`ValueError::Store`].
+    /// [`ValueError::Json`] when the value has no JSON form, or nests
+    /// deeper than `serde_json` reads back (nothing is stored then);
+    /// [`ValueError::Store`].
     fn encode<V: Serialize + ?Sized + Sync>(
         &self,
         key: &str,
@@ -80,6 +81,7 @@ pub trait RawSession: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ValueError>> + Send {
         async move {
             let value = serde_json::to_value(value).map_err(ValueError::Json)?;
+            crate::depth::check_value(&value).map_err(ValueError::Json)?;
             Ok(self.insert_value(key, value).await?)
         }
     }

@@ -535,3 +535,74 @@ fn flush_deletes_every_schemas_data() {
         assert_ne!(shop.id(), before);
     });
 }
+
+/// Anything the app stores as free-form JSON.
+#[derive(SessionSchema)]
+#[session(namespace = "free")]
+struct FreeForm {
+    doc: Option<serde_json::Value>,
+}
+
+fn nested(depth: usize) -> serde_json::Value {
+    (0..depth).fold(json!("leaf"), |inner, _| json!([inner]))
+}
+
+#[tokio::test]
+async fn a_value_too_deep_to_read_back_is_refused_at_set() {
+    let deep = nested(200);
+    #[cfg(feature = "layer")]
+    {
+        let free = FreeFormSession::new(session_core::layer::LayerSession::detached(
+            session_core::cas::Data::default(),
+        ));
+        let error = free.set_doc(deep.clone()).await.expect_err("refused");
+        assert!(
+            matches!(
+                &error,
+                SessionError::Encode {
+                    key: "free.doc",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("deeper than 127"), "{error}");
+        assert_eq!(
+            free.doc().await.expect("still readable"),
+            None,
+            "nothing stored"
+        );
+        free.set_doc(nested(100))
+            .await
+            .expect("a readable depth is stored");
+        assert_eq!(free.doc().await.expect("reads back"), Some(nested(100)));
+    }
+    let memory = FreeFormSession::new(MemorySession::new());
+    let error = memory
+        .set_doc(deep)
+        .await
+        .expect_err("refused on a tree store too");
+    assert!(
+        matches!(
+            error,
+            SessionError::Encode {
+                key: "free.doc",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[cfg(feature = "layer")]
+#[tokio::test]
+async fn debug_shows_a_fingerprint_never_the_session_id() {
+    let raw = session_core::layer::LayerSession::detached(session_core::cas::Data::default());
+    let id = raw.id().expect("a loaded session has an id");
+    let handle = ShopSession::new(raw);
+    let debug = format!("{handle:?}");
+    assert!(!debug.contains(&id), "{debug} shows the id {id}");
+    assert!(debug.contains("session: #"), "{debug}");
+    let memory = ShopSession::new(MemorySession::new());
+    assert!(!format!("{memory:?}").contains("\"0\""));
+}

@@ -679,12 +679,13 @@ fn handle_trait_impls(input: &Input<'_>, names: &Names) -> TokenStream {
             }
         }
 
-        /// Shows the session id, never the values.
+        /// Shows a short fingerprint of the session id, never the id (the
+        /// bearer token of the session) nor the values.
         #[automatically_derived]
         impl #impl_generics ::core::fmt::Debug for #handle #handle_args #where_clause {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#name)
-                    .field("id", &#krate::RawSession::id(self.__core.raw()))
+                    .field("session", &#krate::__private::IdFingerprint::of(self.__core.raw()))
                     .finish_non_exhaustive()
             }
         }

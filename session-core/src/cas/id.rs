@@ -52,15 +52,7 @@ impl SessionId {
     /// sessions apart in one log, useless to take over either.
     #[must_use]
     pub fn fingerprint(self) -> String {
-        // FNV-1a over the id's bytes, folded to 32 bits.
-        let hash = self
-            .0
-            .to_le_bytes()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-            });
-        format!("{:08x}", (hash >> 32) as u32 ^ hash as u32)
+        crate::fingerprint::of(&self.to_string())
     }
 }
 

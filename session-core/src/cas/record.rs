@@ -25,9 +25,17 @@ impl StoredValue {
     /// # Errors
     ///
     /// serde's error when the value has no JSON form.
+    /// serde's error too when the JSON nests deeper than
+    /// [`MAX_DEPTH`](Self::MAX_DEPTH): `serde_json` writes any depth but
+    /// reads no deeper, so such a value could never be read back.
     pub fn encode<V: Serialize + ?Sized>(value: &V) -> Result<Self, serde_json::Error> {
-        serde_json::to_string(value).map(|text| StoredValue(text.into()))
+        let text = serde_json::to_string(value)?;
+        crate::depth::check_text(&text)?;
+        Ok(StoredValue(text.into()))
     }
+
+    /// The deepest nesting of arrays and objects `serde_json` reads back.
+    pub const MAX_DEPTH: usize = crate::depth::MAX_DEPTH;
 
     /// The JSON text of an already parsed value.
     #[must_use]
@@ -295,6 +303,23 @@ mod tests {
         let b = StoredValue(r#"{"y":2,"x":1}"#.into());
         assert!(a.same_value(&b));
         assert!(!a.same_value(&StoredValue("1".into())));
+    }
+
+    #[test]
+    fn a_value_too_deep_to_read_back_is_refused() {
+        fn nested(depth: usize) -> serde_json::Value {
+            (0..depth).fold(serde_json::json!("x]}\\\"["), |inner, _| serde_json::json!([inner]))
+        }
+        for depth in [1, 100, StoredValue::MAX_DEPTH] {
+            let stored = StoredValue::encode(&nested(depth)).expect("readable depth");
+            assert!(stored.to_value().is_ok(), "{depth} reads back");
+        }
+        for depth in [StoredValue::MAX_DEPTH + 1, 200] {
+            let text = serde_json::to_string(&nested(depth)).expect("`serde_json` writes it");
+            assert!(serde_json::from_str::<serde_json::Value>(&text).is_err(), "{depth}");
+            let error = StoredValue::encode(&nested(depth)).expect_err("refused");
+            assert!(error.to_string().contains("deeper than 127"), "{error}");
+        }
     }
 
     #[test]

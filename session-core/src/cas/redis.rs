@@ -156,7 +156,7 @@ where
             .client
             .hmget(self.key(id), &["rev", "data", "exp"])
             .await
-            .map_err(|error| backend(&error))?;
+            .map_err(|error| backend_at(&error, &self.key_prefix, *id))?;
         let Value::Array(fields) = reply else {
             return Err(corrupt("HMGET did not return an array"));
         };
@@ -336,6 +336,25 @@ fn unix_ms(instant: OffsetDateTime) -> CasResult<i64> {
 
 fn backend(error: &fred::error::Error) -> CasError {
     CasError::Backend(error.to_string())
+}
+
+/// A failed load: the server could not be reached or refused it, unless it
+/// says the session's key holds something else than a session hash
+/// (`WRONGTYPE`). That is a record that cannot be read (`500`, never a
+/// `503` to retry), and the key is never overwritten: `create` refuses a
+/// taken key and the save and delete scripts refuse a key without a
+/// revision. The log names the key by its prefix and a fingerprint of the
+/// id, never the id.
+fn backend_at(error: &fred::error::Error, prefix: &str, id: SessionId) -> CasError {
+    if error.details().starts_with("WRONGTYPE") {
+        tracing::error!(
+            key_prefix = prefix,
+            session = %id.fingerprint(),
+            "a session key holds a value of another Redis type than a hash; it is left as it is"
+        );
+        return corrupt("the key holds another Redis type than a session hash");
+    }
+    backend(error)
 }
 
 fn corrupt(detail: &str) -> CasError {

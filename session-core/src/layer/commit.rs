@@ -55,7 +55,9 @@ impl Changes {
     fn of(state: &mut State, base: Option<&Data>) -> Self {
         let cleared = state.cleared;
         let mut keys = std::mem::take(&mut state.changes);
-        if !cleared {
+        if cleared {
+            keys.retain(|_, change| change.is_some());
+        } else {
             keys.retain(|key, change| {
                 let stored = base.and_then(|data| data.get(key));
                 match (change, stored) {
@@ -64,8 +66,6 @@ impl Changes {
                     _ => true,
                 }
             });
-        } else {
-            keys.retain(|_, change| change.is_some());
         }
         Changes { keys, cleared }
     }

@@ -132,6 +132,10 @@ impl Failure {
 
 /// What a request did to its session.
 #[derive(Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts of one request, each read on its own by the commit"
+)]
 pub(crate) struct State {
     /// Values written (`Some`) or removed (`None`) by this request, over
     /// the base (or over nothing, after a flush).
@@ -220,10 +224,8 @@ impl LayerSession {
     /// Keeps the tower-sessions view's changes: a handler that wrote
     /// through it before this typed access sees its own writes.
     async fn sync_from_tower(&self) -> Result<(), StoreError> {
-        if let Some(tower) = &self.tower {
-            if tower.is_modified() {
-                tower.save().await?;
-            }
+        if let Some(tower) = self.tower.as_ref().filter(|tower| tower.is_modified()) {
+            tower.save().await?;
         }
         Ok(())
     }
@@ -323,7 +325,7 @@ impl Inner {
     }
 
     /// The session's data as it stands for this request.
-    fn view(&self, base: &Base, state: &State) -> BTreeMap<Arc<str>, StoredValue> {
+    fn view(base: &Base, state: &State) -> BTreeMap<Arc<str>, StoredValue> {
         let mut view = match (state.cleared, base.data()) {
             (false, Some(data)) => data.to_map(),
             _ => BTreeMap::new(),
@@ -483,7 +485,7 @@ impl TowerBridge {
             .await
             .map_err(|error| Self::failed(&error))?;
         let mut state = self.inner.state().map_err(|error| Self::failed(&error))?;
-        let view = self.inner.view(base, &state);
+        let view = Inner::view(base, &state);
         for (key, value) in &record.data {
             let value = StoredValue::from_value(value);
             if view.get(key.as_str()) != Some(&value) {
@@ -519,9 +521,7 @@ impl tower_sessions_core::SessionStore for TowerBridge {
             return Ok(None);
         };
         let state = self.inner.state().map_err(|error| Self::failed(&error))?;
-        let data = self
-            .inner
-            .view(base, &state)
+        let data = Inner::view(base, &state)
             .into_iter()
             .map(|(key, value)| {
                 value
