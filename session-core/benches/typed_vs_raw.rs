@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
+use session_core::SessionSchema;
 use session_core::cas::{Data, StoredValue};
 use session_core::layer::LayerSession;
 use session_core::time::{Duration, OffsetDateTime};
-use session_core::SessionSchema;
 use tokio::runtime::Runtime;
 use tower_sessions::{MemoryStore, Session};
 

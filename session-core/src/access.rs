@@ -455,9 +455,11 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             return match self.raw.decode::<V>(field.key).await {
                 Ok(value) => Ok(value.map(|value| (value, None))),
                 Err(ValueError::Store(error)) => Err(error.into()),
-                Err(ValueError::Json(error)) => Box::pin(self.decode_failed(field, reason(field, &error)))
-                    .await
-                    .map(|()| None),
+                Err(ValueError::Json(error)) => {
+                    Box::pin(self.decode_failed(field, reason(field, &error)))
+                        .await
+                        .map(|()| None)
+                }
             };
         }
         match self.raw.decode::<envelope::Envelope<V>>(field.key).await {
@@ -566,7 +568,8 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         value: &V,
         deadline: Option<OffsetDateTime>,
     ) -> Result<(), SessionError> {
-        let changed = field.rotate_id && Box::pin(self.differs_from_stored(field, &encode(field, value)?)).await?;
+        let changed = field.rotate_id
+            && Box::pin(self.differs_from_stored(field, &encode(field, value)?)).await?;
         let written = match deadline {
             Some(deadline) => {
                 self.raw

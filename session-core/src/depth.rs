@@ -68,7 +68,9 @@ mod tests {
     use super::*;
 
     fn nested(depth: usize) -> Value {
-        (0..depth).fold(serde_json::json!({"s": "x]}\\\"["}), |inner, _| serde_json::json!([inner]))
+        (0..depth).fold(serde_json::json!({"s": "x]}\\\"["}), |inner, _| {
+            serde_json::json!([inner])
+        })
     }
 
     #[test]

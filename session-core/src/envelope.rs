@@ -102,7 +102,10 @@ mod tests {
         let written = serde_json::to_string(&Envelope::sealing(&vec!["a"], deadline)).unwrap();
         assert_eq!(written, r#"{"exp":1700000900,"v":["a"]}"#);
         let read: Envelope<Vec<String>> = serde_json::from_str(&written).unwrap();
-        assert_eq!((read.value, read.deadline), (vec!["a".to_owned()], deadline));
+        assert_eq!(
+            (read.value, read.deadline),
+            (vec!["a".to_owned()], deadline)
+        );
         for stored in [
             r#""plain""#,
             r#"{"v": 1}"#,
@@ -111,7 +114,10 @@ mod tests {
             r#"{"exp": 1, "value": 1}"#,
             r#"{"exp": 9223372036854775807, "v": 1}"#,
         ] {
-            assert!(serde_json::from_str::<Envelope<u8>>(stored).is_err(), "{stored}");
+            assert!(
+                serde_json::from_str::<Envelope<u8>>(stored).is_err(),
+                "{stored}"
+            );
         }
     }
 

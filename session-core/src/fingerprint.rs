@@ -12,7 +12,10 @@ pub(crate) fn of_bytes(bytes: &[u8]) -> String {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
     });
     // Fold the high half into the low one; the truncation is the point.
-    #[allow(clippy::cast_possible_truncation, reason = "a fingerprint keeps 32 bits on purpose")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a fingerprint keeps 32 bits on purpose"
+    )]
     let folded = (hash >> 32) as u32 ^ hash as u32;
     format!("{folded:08x}")
 }

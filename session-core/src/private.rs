@@ -5,10 +5,10 @@ pub use crate::access::{HandleCore, encode};
 pub use crate::disjoint::check_disjoint;
 pub use crate::field::{DecodePolicy, FieldSpec};
 pub use crate::migrate::{MigrateFrom, is_version, migrate_step, no_migration_path};
+pub use crate::request_session::RequestSession as DefaultRaw;
 pub use serde;
 pub use serde_json::Value;
 pub use time::OffsetDateTime;
-pub use crate::request_session::RequestSession as DefaultRaw;
 
 #[cfg(feature = "axum")]
 pub use crate::extract::session_from_parts;

@@ -31,7 +31,9 @@ impl SessionId {
     pub fn random() -> Result<Self, CasError> {
         let mut bytes = [0; 16];
         getrandom::fill(&mut bytes).map_err(|error| {
-            CasError::Backend(format!("the system random number generator failed: {error}"))
+            CasError::Backend(format!(
+                "the system random number generator failed: {error}"
+            ))
         })?;
         Ok(SessionId(i128::from_le_bytes(bytes)))
     }
@@ -122,7 +124,13 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused() {
-        for text in ["", "short", "!!!!!!!!!!!!!!!!!!!!!!", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAA/"] {
+        for text in [
+            "",
+            "short",
+            "!!!!!!!!!!!!!!!!!!!!!!",
+            "AAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAA/",
+        ] {
             assert_eq!(text.parse::<SessionId>(), Err(InvalidSessionId), "{text:?}");
         }
     }

@@ -42,13 +42,15 @@ impl<S: SessionStore> LastWriterWins<S> {
 #[async_trait]
 impl<S: SessionStore> CasStore for LastWriterWins<S> {
     async fn load(&self, id: &SessionId) -> Result<Loaded, CasError> {
-        Ok(match self.0.load(&(*id).into()).await.map_err(from_tower)? {
-            Some(record) => Loaded::Live {
-                record: from_tower_record(&record),
-                revision: UNVERSIONED,
+        Ok(
+            match self.0.load(&(*id).into()).await.map_err(from_tower)? {
+                Some(record) => Loaded::Live {
+                    record: from_tower_record(&record),
+                    revision: UNVERSIONED,
+                },
+                None => Loaded::Missing,
             },
-            None => Loaded::Missing,
-        })
+        )
     }
 
     async fn create(&self, record: &mut Record) -> Result<Revision, CasError> {

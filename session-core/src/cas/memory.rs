@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use time::OffsetDateTime;
 use super::{
     CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Record, Revision, SessionId, Written,
 };
+use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// Sessions in a `HashMap` behind a mutex: for development, tests and
 /// single-instance apps that may lose their sessions on restart.
@@ -155,7 +155,11 @@ impl CasStore for CasMemoryStore {
         })
     }
 
-    async fn delete(&self, id: &SessionId, expected: Option<Revision>) -> Result<Written, CasError> {
+    async fn delete(
+        &self,
+        id: &SessionId,
+        expected: Option<Revision>,
+    ) -> Result<Written, CasError> {
         let now = OffsetDateTime::now_utc();
         let mut entries = self.lock();
         let revision = match entries.get(id) {

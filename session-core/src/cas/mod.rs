@@ -37,8 +37,8 @@ use async_trait::async_trait;
 pub use error::CasError;
 pub use id::{InvalidSessionId, SessionId};
 pub use last_writer_wins::LastWriterWins;
-pub use record::{Data, Record, StoredValue};
 pub use memory::CasMemoryStore;
+pub use record::{Data, Record, StoredValue};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCasStore;
@@ -162,9 +162,6 @@ pub trait CasStore: Debug + Send + Sync + 'static {
 
     /// Deletes the record under `id` (if its revision is `expected`, when
     /// given) and marks the id as ended.
-    async fn delete(
-        &self,
-        id: &SessionId,
-        expected: Option<Revision>,
-    ) -> Result<Written, CasError>;
+    async fn delete(&self, id: &SessionId, expected: Option<Revision>)
+    -> Result<Written, CasError>;
 }

@@ -308,7 +308,9 @@ mod tests {
     #[test]
     fn a_value_too_deep_to_read_back_is_refused() {
         fn nested(depth: usize) -> serde_json::Value {
-            (0..depth).fold(serde_json::json!("x]}\\\"["), |inner, _| serde_json::json!([inner]))
+            (0..depth).fold(serde_json::json!("x]}\\\"["), |inner, _| {
+                serde_json::json!([inner])
+            })
         }
         for depth in [1, 100, StoredValue::MAX_DEPTH] {
             let stored = StoredValue::encode(&nested(depth)).expect("readable depth");
@@ -316,7 +318,10 @@ mod tests {
         }
         for depth in [StoredValue::MAX_DEPTH + 1, 200] {
             let text = serde_json::to_string(&nested(depth)).expect("`serde_json` writes it");
-            assert!(serde_json::from_str::<serde_json::Value>(&text).is_err(), "{depth}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_err(),
+                "{depth}"
+            );
             let error = StoredValue::encode(&nested(depth)).expect_err("refused");
             assert!(error.to_string().contains("deeper than 127"), "{error}");
         }

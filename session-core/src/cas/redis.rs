@@ -329,9 +329,8 @@ fn integer(value: &Value, field: &str) -> CasResult<i64> {
 
 /// Milliseconds since the unix epoch, rounded down, as Redis expiries count.
 fn unix_ms(instant: OffsetDateTime) -> CasResult<i64> {
-    i64::try_from(instant.unix_timestamp_nanos().div_euclid(1_000_000)).map_err(|error| {
-        CasError::Encode(format!("an expiry date is out of range: {error}"))
-    })
+    i64::try_from(instant.unix_timestamp_nanos().div_euclid(1_000_000))
+        .map_err(|error| CasError::Encode(format!("an expiry date is out of range: {error}")))
 }
 
 fn backend(error: &fred::error::Error) -> CasError {

@@ -414,9 +414,8 @@ where
     for<'n> &'n str: sqlx::ColumnIndex<R>,
     T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    row.try_get(name).map_err(|error| {
-        CasError::Decode(format!("a stored session row is corrupt: {error}"))
-    })
+    row.try_get(name)
+        .map_err(|error| CasError::Decode(format!("a stored session row is corrupt: {error}")))
 }
 
 /// The `expiry` column's unit. Every date `time` can represent fits, so the
@@ -433,9 +432,9 @@ fn from_unix_millis(millis: i64) -> CasResult<OffsetDateTime> {
 }
 
 fn stored_revision(number: i64) -> CasResult<Revision> {
-    u64::try_from(number).map(Revision::new).map_err(|_| {
-        CasError::Decode(format!("a stored session revision is negative: {number}"))
-    })
+    u64::try_from(number)
+        .map(Revision::new)
+        .map_err(|_| CasError::Decode(format!("a stored session revision is negative: {number}")))
 }
 
 /// Revisions come from the table, so one beyond `i64` was never stored.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::session::{Base, State};
-use crate::cas::{CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written};
+use crate::cas::{
+    CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written,
+};
 use crate::expiry::Expiry;
 
 /// How often a save reloads and merges before it gives up with a conflict.

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::expiry::Expiry;
 use cookie::SameSite;
 use http::HeaderName;
-use crate::expiry::Expiry;
 
 /// How long a request waits for the other requests of its session (in the
 /// same instance) before it is answered `503`.

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::OwnedMutexGuard;
 use crate::cas::SessionId;
+use tokio::sync::OwnedMutexGuard;
 
 /// A registry of per-session locks. An entry lives only while a request
 /// holds or waits for its lock, so the map never grows with the number of
@@ -27,7 +27,11 @@ pub(crate) struct SessionGuard {
 impl SessionLocks {
     /// Waits at most `wait` for the lock of session `id`; `None` when the
     /// wait ran out.
-    pub(crate) async fn acquire(self: &Arc<Self>, id: SessionId, wait: Duration) -> Option<SessionGuard> {
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        id: SessionId,
+        wait: Duration,
+    ) -> Option<SessionGuard> {
         let lock = Arc::clone(self.map().entry(id).or_default());
         // Uncontended, the common case: no timer to arm and cancel.
         let lock = match Arc::clone(&lock).try_lock_owned() {
@@ -42,10 +46,7 @@ impl SessionLocks {
         };
         // A waiter that is cancelled (its client went away) must not leave
         // the entry behind: the guard forgets it once the wait is dropped.
-        let forget = ForgetOnDrop {
-            locks: self,
-            id,
-        };
+        let forget = ForgetOnDrop { locks: self, id };
         let acquired = tokio::time::timeout(wait, lock.lock_owned()).await;
         match acquired {
             Ok(guard) => {
@@ -166,7 +167,9 @@ mod tests {
             .acquire(SessionId::random().expect("random"), Duration::ZERO)
             .await
             .expect("free");
-        let second = locks.acquire(SessionId::random().expect("random"), Duration::ZERO).await;
+        let second = locks
+            .acquire(SessionId::random().expect("random"), Duration::ZERO)
+            .await;
         assert!(second.is_some(), "another session's lock is free");
         assert_eq!(locks.len(), 2);
     }

@@ -6,9 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_trait::async_trait;
 use http::{Request, Response};
 use tower_service::Service;
-use async_trait::async_trait;
 use tower_sessions_core::Session;
 
 use super::Shared;
@@ -84,7 +84,8 @@ where
         let session = session.with_tower_view(tower.clone());
         request.extensions_mut().insert(session.clone());
         request.extensions_mut().insert(tower.clone());
-        let asked = error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
+        let asked =
+            error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
         // The clone that was driven to readiness serves this request.
         let ready = self.inner.clone();

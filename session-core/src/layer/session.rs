@@ -299,7 +299,6 @@ impl Inner {
         lock(&self.state).expiry_changed
     }
 
-
     /// The request's state, unless the request is over.
     fn state(&self) -> Result<MutexGuard<'_, State>, StoreError> {
         let state = lock(&self.state);
@@ -410,7 +409,10 @@ impl RawSession for LayerSession {
         let stored = StoredValue::encode(value).map_err(ValueError::Json)?;
         if let Some(tower) = self.loaded_tower_view() {
             let tree = stored.to_value().map_err(ValueError::Json)?;
-            tower.insert_value(key, tree).await.map_err(StoreError::from)?;
+            tower
+                .insert_value(key, tree)
+                .await
+                .map_err(StoreError::from)?;
         }
         self.write(key, Some(stored)).await?;
         Ok(())

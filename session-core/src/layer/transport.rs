@@ -2,12 +2,12 @@
 
 use std::str::FromStr;
 
+use crate::cas::SessionId;
+use crate::expiry::Expiry;
 use cookie::Cookie;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 use time::OffsetDateTime;
-use crate::expiry::Expiry;
-use crate::cas::SessionId;
 
 use super::config::Settings;
 

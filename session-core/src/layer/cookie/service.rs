@@ -101,7 +101,8 @@ where
         let store = CookieStore::new(Arc::clone(&state), shared.revocation.clone());
         let session = Session::new(id, Arc::new(store), expiry);
         request.extensions_mut().insert(session.clone());
-        let asked = error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
+        let asked =
+            error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
         // The clone that was driven to readiness serves this request.
         let ready = self.inner.clone();
