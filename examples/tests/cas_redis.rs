@@ -117,7 +117,10 @@ async fn keys_carry_a_native_expiry() {
     );
     let data: bool = pool.hexists(&key, "data").await.expect("HEXISTS");
     assert!(!data, "an ended marker keeps no session data");
-    assert_eq!(store.load(&live.id).await.expect("load"), Loaded::Ended);
+    assert!(matches!(
+        store.load(&live.id).await.expect("load"),
+        Loaded::Ended { .. }
+    ));
     println!("RedisCasStore: native expiry of records and markers ok");
 
     delete_keys(&pool, &prefix).await;

@@ -154,9 +154,11 @@ async fn purge_rule(
         ),
         "{label}: the live record survives the purge"
     );
-    assert_eq!(
-        store.load(&ended_later.id).await.expect("load"),
-        Loaded::Ended,
+    assert!(
+        matches!(
+            store.load(&ended_later.id).await.expect("load"),
+            Loaded::Ended { .. }
+        ),
         "{label}: a current marker survives the purge"
     );
     assert_eq!(purge().await, 0, "{label}: a second purge finds nothing");

@@ -812,7 +812,7 @@ async fn ended_id_reads_empty_and_its_writes_are_refused_with_409() {
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.set_cookie_text(), None);
     let stored = store.load(&id_of(&cookie)).await.expect("memory store");
-    assert_eq!(stored, Loaded::Ended);
+    assert!(matches!(stored, Loaded::Ended { .. }));
     assert_eq!(store.len(), 1, "only the ended marker, no new record");
 }
 
@@ -1043,4 +1043,50 @@ async fn a_handle_used_after_its_response_fails_and_writes_nothing() {
     );
     let count = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
     assert_eq!(count.body, "1", "the late write was not stored");
+}
+
+// A browser that lost the response of its log in.
+
+#[tokio::test]
+async fn a_request_in_flight_during_a_log_in_gets_a_409_without_a_cookie() {
+    let (app, _store) = default_app();
+    let before = send(&app, "POST", "/count", &[]).await.cookie();
+    let logged_in = send(&app, "POST", "/login", &[("cookie", &before)]).await;
+    assert_eq!(logged_in.status, StatusCode::OK);
+    let late = send(&app, "POST", "/count", &[("cookie", &before)]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert!(
+        late.set_cookie_text().is_none(),
+        "a request sent before the log in's response arrived must not replace the new id"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_that_lost_the_log_in_response_starts_afresh_and_the_old_id_stays_ended() {
+    let store = CasMemoryStore::new();
+    // No window: every later request with the ended id comes from a browser
+    // that never got the new one.
+    let app = app(SessionLayer::builder(store.clone()).with_ended_id_window(Duration::ZERO));
+    let before = send(&app, "POST", "/count", &[]).await.cookie();
+    let logged_in = send(&app, "POST", "/login", &[("cookie", &before)]).await;
+    assert_eq!(logged_in.status, StatusCode::OK);
+    let after = logged_in.cookie();
+    assert_ne!(after, before);
+
+    // The browser never saw `after`: it goes on with `before`.
+    let reply = send(&app, "POST", "/count", &[("cookie", &before)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, "1", "a new, empty session, not the ended one");
+    let fresh = reply.cookie();
+    assert_ne!(fresh, before, "the ended id is never revived");
+    assert_ne!(fresh, after);
+    assert!(matches!(
+        store.load(&id_of(&before)).await.expect("memory store"),
+        Loaded::Ended { .. }
+    ));
+    let logged_in_count = send(&app, "GET", "/count", &[("cookie", &after)]).await;
+    assert_eq!(
+        logged_in_count.body, "1",
+        "the logged-in session is untouched"
+    );
 }

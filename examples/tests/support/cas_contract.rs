@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use session_core::cas::{CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written};
+use session_core::cas::{
+    CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written,
+};
 use session_core::time::{Duration, OffsetDateTime};
 
 fn record(value: i64, expiry_date: OffsetDateTime) -> Record {
@@ -156,11 +158,20 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         ),
         "{label}: a delete at the current revision succeeds"
     );
-    assert_eq!(
-        store.load(&first.id).await.expect("load"),
-        Loaded::Ended,
+    assert!(
+        matches!(
+            store.load(&first.id).await.expect("load"),
+            Loaded::Ended { .. }
+        ),
         "{label}: a deleted id reads as ended"
     );
+    match store.load(&first.id).await.expect("load") {
+        Loaded::Ended { ended_at } => assert!(
+            (ended_at - OffsetDateTime::now_utc()).abs() < Duration::seconds(5),
+            "{label}: an ended marker says when the session ended: {ended_at}"
+        ),
+        other => panic!("{label}: expected an ended marker, found {other:?}"),
+    }
     println!("{label}: conditional delete ok");
 
     // deleted stays deleted
@@ -182,9 +193,11 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         reuse.id, first.id,
         "{label}: create must not reuse an ended id"
     );
-    assert_eq!(
-        store.load(&first.id).await.expect("load"),
-        Loaded::Ended,
+    assert!(
+        matches!(
+            store.load(&first.id).await.expect("load"),
+            Loaded::Ended { .. }
+        ),
         "{label}: still ended"
     );
     println!("{label}: deleted stays deleted ok");
@@ -194,7 +207,10 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         store.delete(&reuse.id, None).await.expect("delete"),
         Written::Done(_)
     ));
-    assert_eq!(store.load(&reuse.id).await.expect("load"), Loaded::Ended);
+    assert!(matches!(
+        store.load(&reuse.id).await.expect("load"),
+        Loaded::Ended { .. }
+    ));
     let junk = SessionId::random().expect("random bytes");
     assert_eq!(
         store.delete(&junk, None).await.expect("delete of nothing"),

@@ -112,7 +112,12 @@ impl CasStore for CasMemoryStore {
                 record: record.clone(),
                 revision: *revision,
             },
-            Some(Entry::Ended { .. }) => Loaded::Ended,
+            Some(Entry::Ended { until }) => Loaded::Ended {
+                ended_at: until.saturating_sub(
+                    time::Duration::try_from(self.ended_marker_lifetime)
+                        .unwrap_or(time::Duration::MAX),
+                ),
+            },
             None => Loaded::Missing,
         })
     }

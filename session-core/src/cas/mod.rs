@@ -33,6 +33,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 pub use error::CasError;
 pub use id::{InvalidSessionId, SessionId};
@@ -102,7 +103,11 @@ pub enum Loaded {
         revision: Revision,
     },
     /// The session was deleted (log out, id rotation) a short while ago.
-    Ended,
+    Ended {
+        /// When it was deleted, as far as the store knows: the end of its
+        /// marker less the store's marker lifetime.
+        ended_at: OffsetDateTime,
+    },
     /// Nothing is stored under the id, or what was stored has expired.
     Missing,
 }

@@ -171,7 +171,13 @@ where
             return Ok(Loaded::Missing);
         }
         if data.is_null() {
-            return Ok(Loaded::Ended);
+            let until = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
+                .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
+            let lifetime =
+                time::Duration::try_from(self.ended_marker_lifetime).unwrap_or(time::Duration::MAX);
+            return Ok(Loaded::Ended {
+                ended_at: until.saturating_sub(lifetime),
+            });
         }
         let revision = u64::try_from(integer(revision, "rev")?)
             .map_err(|_| corrupt("the field `rev` is negative"))?;

@@ -276,7 +276,10 @@ where
             return Ok(Loaded::Missing);
         };
         let Some(data) = column::<_, Option<Vec<u8>>>(&row, "data")? else {
-            return Ok(Loaded::Ended);
+            let until = from_unix_millis(column(&row, "expiry")?)?;
+            return Ok(Loaded::Ended {
+                ended_at: ended_at(until, self.ended_marker_lifetime),
+            });
         };
         Ok(Loaded::Live {
             record: Record {
@@ -382,6 +385,11 @@ fn marker_until(now: i64, lifetime: Duration) -> i64 {
 
 /// The name is written into the SQL between double quotes, so only a plain
 /// identifier may pass.
+/// When a session whose marker lives until `until` was ended.
+fn ended_at(until: OffsetDateTime, lifetime: Duration) -> OffsetDateTime {
+    until.saturating_sub(time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX))
+}
+
 fn valid_table_name(name: String) -> Result<String, sqlx::Error> {
     if !name.is_empty()
         && name

@@ -115,6 +115,7 @@ pub(crate) struct Settings {
     pub(crate) expiry: Option<Expiry>,
     pub(crate) header: Option<HeaderName>,
     pub(crate) lock_wait: Duration,
+    pub(crate) ended_id_window: time::Duration,
     pub(crate) error_page: Option<super::error_page::ErrorPages>,
     #[cfg(any(feature = "signed", feature = "private"))]
     pub(crate) key: Option<super::sealing::CookieKey>,
@@ -133,6 +134,7 @@ impl Default for Settings {
             expiry: None,
             header: None,
             lock_wait: DEFAULT_LOCK_WAIT,
+            ended_id_window: super::DEFAULT_ENDED_ID_WINDOW,
             error_page: None,
             #[cfg(any(feature = "signed", feature = "private"))]
             key: None,

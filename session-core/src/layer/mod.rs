@@ -66,6 +66,16 @@ pub use session::LayerSession;
 
 pub use crate::expiry::Expiry;
 
+/// How long after a session ended (a log out, an id rotation) a request
+/// that still carries its id is taken for one that was already on its way:
+/// it reads an empty session and a write is answered `409` without a
+/// cookie, so its response cannot overwrite the id that replaced the old one
+/// in the browser. A request that arrives later with the ended id comes from
+/// a browser that never received the new id (its response was lost or
+/// cancelled): it starts a new, empty session under a new id. The ended id
+/// itself never comes back.
+pub const DEFAULT_ENDED_ID_WINDOW: time::Duration = time::Duration::seconds(5);
+
 use self::config::Settings;
 use self::locks::SessionLocks;
 use crate::cas::CasStore;
@@ -148,6 +158,17 @@ impl<S: CasStore> SessionLayerBuilder<S> {
     /// `Referer` headers and browser history (OWASP ASVS 3.1.1).
     pub fn with_header(mut self, name: impl Into<String>) -> Self {
         self.header = Some(name.into());
+        self
+    }
+
+    /// How long after a session ended a request that still carries its id
+    /// is taken for one that was already on its way (default
+    /// [`DEFAULT_ENDED_ID_WINDOW`], which says what happens on either side).
+    /// A longer window protects slower clients whose requests were in
+    /// flight during a log in; a shorter one lets a browser that lost the
+    /// log in's response start afresh sooner.
+    pub fn with_ended_id_window(mut self, window: time::Duration) -> Self {
+        self.settings.ended_id_window = window;
         self
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use http::{Request, Response};
 use tower_service::Service;
 use tower_sessions_core::Session;
@@ -104,7 +105,7 @@ where
 
 #[async_trait]
 impl<S: CasStore> Source for Shared<S> {
-    async fn load(&self, id: SessionId) -> (Base, Option<SessionGuard>) {
+    async fn load(&self, id: SessionId, arrived: OffsetDateTime) -> (Base, Option<SessionGuard>) {
         let Some(guard) = self.locks.acquire(id, self.settings.lock_wait).await else {
             tracing::warn!(
                 waited_ms = self.settings.lock_wait.as_millis(),
@@ -119,9 +120,21 @@ impl<S: CasStore> Source for Shared<S> {
                 data: record.data,
                 expiry_date: record.expiry_date,
             },
-            Ok(Loaded::Ended) => {
+            Ok(Loaded::Ended { ended_at })
+                if arrived < ended_at.saturating_add(self.settings.ended_id_window) =>
+            {
                 tracing::debug!("the request carries the id of a session that has just ended");
                 Base::Ended
+            }
+            Ok(Loaded::Ended { ended_at }) => {
+                // The browser never got the id that replaced this one (a lost
+                // response): it starts afresh instead of meeting errors until
+                // the store forgets the id.
+                tracing::info!(
+                    ended_seconds_ago = (arrived - ended_at).whole_seconds(),
+                    "a request carries the id of a session ended before it was sent; it starts a new session"
+                );
+                Base::Missing
             }
             Ok(Loaded::Missing) => Base::Missing,
             Err(error) => {

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     source: Arc<dyn Source>,
     /// The id the request presented (and that the store knew, once loaded).
     presented: Option<SessionId>,
+    /// When the request arrived.
+    arrived: OffsetDateTime,
     /// What the store held, loaded on first use.
     base: OnceCell<Base>,
     state: Mutex<State>,
@@ -60,8 +62,9 @@ pub(crate) struct Inner {
 /// per-session locks.
 #[async_trait]
 pub(crate) trait Source: Send + Sync + 'static {
-    /// Takes the session's lock in this instance and loads its record.
-    async fn load(&self, id: SessionId) -> (Base, Option<SessionGuard>);
+    /// Takes the session's lock in this instance and loads its record, for
+    /// a request that arrived at `arrived`.
+    async fn load(&self, id: SessionId, arrived: OffsetDateTime) -> (Base, Option<SessionGuard>);
 }
 
 /// The source of a detached session, which never needs to load.
@@ -69,7 +72,7 @@ struct NoStore;
 
 #[async_trait]
 impl Source for NoStore {
-    async fn load(&self, _id: SessionId) -> (Base, Option<SessionGuard>) {
+    async fn load(&self, _id: SessionId, _arrived: OffsetDateTime) -> (Base, Option<SessionGuard>) {
         (Base::Missing, None)
     }
 }
@@ -169,6 +172,7 @@ impl LayerSession {
             inner: Arc::new(Inner {
                 source,
                 presented,
+                arrived: OffsetDateTime::now_utc(),
                 base,
                 state: Mutex::new(State {
                     expiry,
@@ -190,6 +194,7 @@ impl LayerSession {
             inner: Arc::new(Inner {
                 source: Arc::new(NoStore),
                 presented: Some(id),
+                arrived: OffsetDateTime::now_utc(),
                 base: OnceCell::new_with(Some(Base::Live {
                     id,
                     revision: Revision::FIRST,
@@ -268,7 +273,7 @@ impl Inner {
             Some(id) => {
                 self.base
                     .get_or_init(|| async {
-                        let (base, guard) = self.source.load(id).await;
+                        let (base, guard) = self.source.load(id, self.arrived).await;
                         lock(&self.state).guard = guard;
                         base
                     })
