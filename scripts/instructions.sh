@@ -42,8 +42,9 @@ else
     # The Redis rows need a server; name them to measure them.
     mapfile -t rows < <(env -u REDIS_URL "$bin" rows | cut -f1)
 fi
+known=$("$bin" rows | cut -f1)
 for row in "${rows[@]}"; do
-    if ! "$bin" rows | cut -f1 | grep -qx -- "$row"; then
+    if ! grep -qx -- "$row" <<<"$known"; then
         echo "no row \`$row\` (with REDIS_URL set for the Redis rows); the rows are:" >&2
         "$bin" rows >&2
         exit 2
