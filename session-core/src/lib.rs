@@ -61,8 +61,10 @@
 //! `name_expires_at()` for fields with `expires_in`; `take_name()` (and
 //! `push_name(v)` on `Vec`) for `flash` fields. For the whole struct:
 //! `load()`, `save(&Shop)` and `clear()`. The handle reaches the untyped
-//! session only through [`RawSession`], implemented for
-//! `tower_sessions::Session` and for [`MemorySession`].
+//! session only through [`RawSession`], implemented for this crate's
+//! `layer::LayerSession`, for `tower_sessions::Session`, for
+//! [`RequestSession`] (whichever of the two a request carries: what the
+//! extractor holds) and for [`MemorySession`].
 //!
 //! With the default `axum` feature the handle is an axum extractor; a router
 //! without a session layer rejects it with a [`SessionRejection`] that says

@@ -1,9 +1,13 @@
 //! [`SessionLayer`]: a drop-in for tower-sessions' `SessionManagerLayer`
 //! that never loses a write.
 //!
-//! Handlers still receive a `tower_sessions::Session`, so the raw API,
-//! tower-sessions' extractor and the typed handles all work unchanged. What
-//! differs is what happens around the handler:
+//! The typed handles get the layer's own [`LayerSession`]: the record as
+//! the store loaded it, one JSON text per key, shared and never copied;
+//! a field is decoded from its text when it is read, and a write makes new
+//! text for its key only. Handlers that extract tower-sessions'
+//! `tower_sessions::Session` still get one, over the same request state,
+//! so raw code and the typed handles see each other's writes. What differs
+//! from tower-sessions' layer is what happens around the handler:
 //!
 //! - **One at a time.** Within one app instance, requests of the same
 //!   session run one after the other from their first session access to
@@ -80,9 +84,9 @@ use self::config::Settings;
 use self::locks::SessionLocks;
 use crate::cas::CasStore;
 
-/// A tower layer that gives every request a `tower_sessions::Session` and
-/// saves it without losing concurrent writes. Build it with
-/// [`SessionLayer::builder`].
+/// A tower layer that gives every request a [`LayerSession`] (and a
+/// `tower_sessions::Session` over it) and saves it without losing
+/// concurrent writes. Build it with [`SessionLayer::builder`].
 #[derive(Debug)]
 pub struct SessionLayer<S> {
     shared: Arc<Shared<S>>,
