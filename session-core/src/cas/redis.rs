@@ -172,7 +172,9 @@ where
         }
         if data.is_null() {
             let until = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
-                .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
+                .map_err(|error| {
+                corrupt(&format!("the field `exp` is out of range: {error}"))
+            })?;
             let lifetime =
                 time::Duration::try_from(self.ended_marker_lifetime).unwrap_or(time::Duration::MAX);
             return Ok(Loaded::Ended {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 use http::{Request, Response};
+use time::OffsetDateTime;
 use tower_service::Service;
 use tower_sessions_core::Session;
 
