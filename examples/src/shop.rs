@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use session_core::cas::CasStore;
 use session_core::layer::{
     ErrorPage, ErrorPageRequest, LayerConfigError, LayerError, SameSite, SessionLayer,
+    SessionLayerBuilder,
 };
 use session_core::{SessionError, SessionSchema};
 
@@ -115,14 +116,30 @@ pub fn app<S: CasStore>(store: S) -> Result<Router, ShopError> {
 ///
 /// As [`app`].
 pub fn app_with<S: CasStore>(store: S, extra: Router) -> Result<Router, ShopError> {
-    let sessions = SessionLayer::builder(store)
-        // The example serves plain HTTP on loopback; in production keep the
-        // default `Secure` cookie and serve HTTPS.
-        .with_secure(false)
-        .with_same_site(SameSite::Lax)
-        // The layer's own 409, 503 and 500 as the shop's pages.
-        .with_error_page(layer_error_page)
-        .build()?;
+    app_with_layer(store, extra, |layer| layer)
+}
+
+/// The shop with `extra` routes, its session layer's settings adjusted by
+/// `layer` (a test shortens the ended-id window, for instance).
+///
+/// # Errors
+///
+/// As [`app`], and when the adjusted settings are refused.
+pub fn app_with_layer<S: CasStore>(
+    store: S,
+    extra: Router,
+    layer: impl FnOnce(SessionLayerBuilder<S>) -> SessionLayerBuilder<S>,
+) -> Result<Router, ShopError> {
+    let sessions = layer(
+        SessionLayer::builder(store)
+            // The example serves plain HTTP on loopback; in production keep
+            // the default `Secure` cookie and serve HTTPS.
+            .with_secure(false)
+            .with_same_site(SameSite::Lax)
+            // The layer's own 409, 503 and 500 as the shop's pages.
+            .with_error_page(layer_error_page),
+    )
+    .build()?;
     let shared = Shared {
         signer: Arc::new(csrf::Signer::new()?),
     };

@@ -4,7 +4,9 @@
 //! quantity, a 10,000-character name, more of an item at its limit), its
 //! error pages and their link back, the chosen language, and an axe-core
 //! accessibility check of each kind of page (0 serious or critical
-//! violations).
+//! violations); and a double click on "Log in", whose first response the
+//! browser may cancel after the server rotated the id, never leaves the
+//! visitor stuck.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them the
 //! test is reported as ignored, or fails under CI (see `support/harness.rs`).
@@ -14,22 +16,33 @@
 
 mod support;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::str::FromStr;
 use std::time::Duration;
 
+use axum::Router;
 use fantoccini::cookies::Cookie;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
+use session_core::cas::{CasMemoryStore, CasStore, Loaded, SessionId};
 use support::harness::{CHROMEDRIVER, CHROMIUM, Need, tokio_test};
-use support::process::{free_port, start_listening};
+use support::process::{Running, free_port, start_listening};
+use tokio::time::Instant;
 
 /// tower-sessions' default cookie name.
 const SESSION_COOKIE: &str = "id";
 /// How long a page may take to show what the test waits for.
 const WAIT: Duration = Duration::from_secs(10);
+/// The shop's ended-id window in the double-click test: short, so that a
+/// visitor who lost the log in's response can log in again after a pause a
+/// person would make anyway (the default is 5 s).
+const ENDED_ID_WINDOW: Duration = Duration::from_secs(1);
+/// The gaps between the two clicks of a double click, in milliseconds.
+const DOUBLE_CLICK_GAPS_MS: [u64; 3] = [5, 10, 20];
 
 fn main() {
     support::harness::run(vec![
@@ -38,23 +51,80 @@ fn main() {
             the_shop_works_in_a_real_browser,
         )
         .needs(Need::Browser),
+        tokio_test(
+            "a_double_click_on_log_in_never_leaves_the_visitor_stuck",
+            a_double_click_on_log_in_never_leaves_the_visitor_stuck,
+        )
+        .needs(Need::Browser),
     ]);
 }
 
 async fn the_shop_works_in_a_real_browser() {
     // Declared first, so it is removed last: after the browser and the shop
     // are gone.
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("shop");
 
     let shop_port = free_port();
     let mut shop = Command::new(env!("CARGO_BIN_EXE_shop"));
     shop.env("SHOP_DB", scratch.0.join("shop.sqlite"));
     let _shop = start_listening(shop, shop_port);
 
+    in_browser(
+        &scratch,
+        use_the_shop,
+        format!("http://127.0.0.1:{shop_port}/"),
+    )
+    .await;
+}
+
+/// The shop in this process, on a memory store the test can look into, with
+/// a short ended-id window.
+async fn a_double_click_on_log_in_never_leaves_the_visitor_stuck() {
+    let scratch = Scratch::new("double-click");
+    let store = CasMemoryStore::new();
+    let window = time::Duration::try_from(ENDED_ID_WINDOW).expect("a short window");
+    let app = examples::shop::app_with_layer(store.clone(), Router::new(), |layer| {
+        layer.with_ended_id_window(window)
+    })
+    .expect("valid settings");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a port for the shop");
+    let shop_port = listener.local_addr().expect("the shop's address").port();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    in_browser(
+        &scratch,
+        move |browser, shop| double_click_on_log_in(browser, shop, store),
+        format!("http://127.0.0.1:{shop_port}/"),
+    )
+    .await;
+    server.abort();
+}
+
+/// Runs `steps` in a headless Chromium whose profile lives in `scratch`,
+/// then ends the browser session, also when a step failed.
+async fn in_browser<F, Steps>(scratch: &Scratch, steps: Steps, shop: String)
+where
+    Steps: FnOnce(Client, String) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (browser, _driver) = open_browser(scratch).await;
+    // The steps run in a task of their own so that a failed assertion still
+    // ends the browser session below, and leaves no Chromium behind.
+    let outcome = tokio::spawn(steps(browser.clone(), shop)).await;
+    browser.close().await.expect("end the browser session");
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+/// A Chromium session from a chromedriver of its own.
+async fn open_browser(scratch: &Scratch) -> (Client, Running) {
     let driver_port = free_port();
     let mut driver = Command::new(CHROMEDRIVER);
     driver.arg(format!("--port={driver_port}"));
-    let _driver = start_listening(driver, driver_port);
+    let driver = start_listening(driver, driver_port);
 
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -78,18 +148,7 @@ async fn the_shop_works_in_a_real_browser() {
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
         .expect("a Chromium session from chromedriver");
-
-    // The steps run in a task of their own so that a failed assertion still
-    // ends the browser session below, and leaves no Chromium behind.
-    let steps = tokio::spawn(use_the_shop(
-        browser.clone(),
-        format!("http://127.0.0.1:{shop_port}/"),
-    ))
-    .await;
-    browser.close().await.expect("end the browser session");
-    if let Err(failure) = steps {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    (browser, driver)
 }
 
 async fn use_the_shop(browser: Client, shop: String) {
@@ -296,6 +355,164 @@ async fn survives_hostile_input(browser: &Client, shop: &str) {
     assert_eq!(text_of(browser, "h1").await, "Typed shop");
 }
 
+/// A visitor with a cart double-clicks "Log in", for each gap of
+/// [`DOUBLE_CLICK_GAPS_MS`]. The second click leaves with the old id. When
+/// the browser cancelled the first request after the server rotated the id,
+/// the new cookie never arrived: the next page is a normal page of an
+/// anonymous visitor, and after the ended-id window the visitor logs in and
+/// fills the cart again. When the first response arrived, the visitor is
+/// logged in with the cart. Either way the old id stays ended.
+async fn double_click_on_log_in(browser: Client, shop: String, store: CasMemoryStore) {
+    for gap in DOUBLE_CLICK_GAPS_MS {
+        browser.delete_all_cookies().await.expect("a new visitor");
+        browser.goto(&shop).await.expect("open the shop");
+        let cart_form = wait_for(&browser, "form[action='/cart']").await;
+        type_into(&cart_form, "sku", "tea").await;
+        type_into(&cart_form, "quantity", "2").await;
+        submit(&cart_form).await;
+        assert_eq!(text_of(&browser, "#count").await, "2");
+        let before = session_cookie(&browser).await.value().to_owned();
+        let sessions = store.len();
+
+        type_into(
+            &wait_for(&browser, "form[action='/login']").await,
+            "user_id",
+            "7",
+        )
+        .await;
+        let clicked = Instant::now();
+        browser
+            .execute(
+                "window.doubleClicked = true;
+                 const button = document.querySelector(\"form[action='/login'] button\");
+                 button.click();
+                 setTimeout(() => button.click(), arguments[0]);",
+                vec![json!(gap)],
+            )
+            .await
+            .expect("double-click Log in");
+        let shown = settled_page(&browser).await;
+        let after = session_cookie(&browser).await.value().to_owned();
+
+        assert_eq!(
+            store.len(),
+            sessions + 1,
+            "one log in ran: the old id's ended marker and the logged-in record"
+        );
+        assert!(
+            matches!(
+                store
+                    .load(&session_id(&before))
+                    .await
+                    .expect("memory store"),
+                Loaded::Ended { .. }
+            ),
+            "the log in ended the old id"
+        );
+        if after == before {
+            println!(
+                "double click {gap} ms apart: the first response was cancelled, its new id never \
+                 reached the browser; the second click showed {shown:?}"
+            );
+            starts_afresh(&browser, &shop, clicked).await;
+        } else {
+            println!(
+                "double click {gap} ms apart: the first response arrived with the new id; the \
+                 second click showed {shown:?}"
+            );
+            browser.goto(&shop).await.expect("open the shop");
+            assert_eq!(status(&browser).await, 200);
+            assert_eq!(text_of(&browser, "#user").await, "Logged in as user 7");
+            assert_eq!(text_of(&browser, "#cart li").await, "2 × tea");
+        }
+        let now = session_cookie(&browser).await.value().to_owned();
+        assert_ne!(now, before, "the ended id never comes back");
+        assert!(
+            matches!(
+                store
+                    .load(&session_id(&before))
+                    .await
+                    .expect("memory store"),
+                Loaded::Ended { .. }
+            ),
+            "the old id is still ended"
+        );
+    }
+}
+
+/// The visitor whose browser never got the new id: the next page is a
+/// normal page (no 409) of an anonymous visitor; once the ended-id window
+/// has passed since the double click, log in and the cart work again.
+async fn starts_afresh(browser: &Client, shop: &str, clicked: Instant) {
+    browser.goto(shop).await.expect("open the shop");
+    assert_eq!(
+        status(browser).await,
+        200,
+        "the next page load is a normal page"
+    );
+    assert_eq!(text_of(browser, "h1").await, "Typed shop");
+    assert_eq!(count(browser, "#user").await, 0);
+    assert_eq!(
+        text_of(browser, "#count").await,
+        "0",
+        "the cart went with the session the browser never got"
+    );
+    // As long as a person takes to read the page.
+    tokio::time::sleep_until(clicked + ENDED_ID_WINDOW).await;
+
+    let login_form = wait_for(browser, "form[action='/login']").await;
+    type_into(&login_form, "user_id", "7").await;
+    submit(&login_form).await;
+    assert_eq!(status(browser).await, 200);
+    assert_eq!(text_of(browser, "#user").await, "Logged in as user 7");
+    let cart_form = wait_for(browser, "form[action='/cart']").await;
+    type_into(&cart_form, "sku", "jam").await;
+    type_into(&cart_form, "quantity", "1").await;
+    submit(&cart_form).await;
+    assert_eq!(
+        text_of(browser, "#notice").await,
+        "Added 1 × jam to your cart"
+    );
+    assert_eq!(text_of(browser, "#cart li").await, "1 × jam");
+}
+
+/// Waits until the document the double click started from is replaced and
+/// the new one is loaded; its heading and status.
+async fn settled_page(browser: &Client) -> (String, u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let loaded = browser
+            .execute(
+                "return !window.doubleClicked && document.readyState === 'complete';",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|loaded| loaded == json!(true));
+        if loaded {
+            return (text_of(browser, "h1").await, status(browser).await);
+        }
+        assert!(Instant::now() < deadline, "the double click led to no page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The HTTP status of the page shown.
+async fn status(browser: &Client) -> u64 {
+    browser
+        .execute(
+            "return performance.getEntriesByType('navigation')[0].responseStatus;",
+            Vec::new(),
+        )
+        .await
+        .expect("run a script")
+        .as_u64()
+        .expect("a status")
+}
+
+fn session_id(cookie_value: &str) -> SessionId {
+    SessionId::from_str(cookie_value).expect("a session id")
+}
+
 /// Chooses German, and the whole page follows.
 async fn speaks_the_chosen_language(browser: &Client) {
     let form = wait_for(browser, "form[action='/locale']").await;
@@ -470,9 +687,9 @@ async fn screenshot(browser: &Client, name: &str) {
 struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Self {
-        let path =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("browser-{}", std::process::id()));
+    fn new(test: &str) -> Self {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("browser-{test}-{}", std::process::id()));
         // Left over from an earlier process that had the same id.
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("a scratch directory");
