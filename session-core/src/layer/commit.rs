@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::session::{Base, State};
+use super::session::{Base, State, overlay};
 use crate::cas::{
     CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written,
 };
@@ -78,17 +78,7 @@ impl Changes {
 
     /// The data after the changes, over `base`.
     fn apply(&self, base: Option<&Data>) -> Data {
-        let mut map = match (self.cleared, base) {
-            (false, Some(data)) => data.to_map(),
-            _ => BTreeMap::new(),
-        };
-        for (key, change) in &self.keys {
-            match change {
-                Some(value) => map.insert(Arc::clone(key), value.clone()),
-                None => map.remove(key),
-            };
-        }
-        Data::from_map(map)
+        Data::from_map(overlay(base, self.cleared, &self.keys))
     }
 
     /// The keys we changed that `theirs` also changed from `base`, to a

@@ -330,18 +330,28 @@ impl Inner {
 
     /// The session's data as it stands for this request.
     fn view(base: &Base, state: &State) -> BTreeMap<Arc<str>, StoredValue> {
-        let mut view = match (state.cleared, base.data()) {
-            (false, Some(data)) => data.to_map(),
-            _ => BTreeMap::new(),
-        };
-        for (key, change) in &state.changes {
-            match change {
-                Some(value) => view.insert(Arc::clone(key), value.clone()),
-                None => view.remove(key),
-            };
-        }
-        view
+        overlay(base.data(), state.cleared, &state.changes)
     }
+}
+
+/// The values after `changes` over `base`, or over nothing once the
+/// session was `cleared`: unchanged values are shared, not copied.
+pub(crate) fn overlay(
+    base: Option<&Data>,
+    cleared: bool,
+    changes: &BTreeMap<Arc<str>, Option<StoredValue>>,
+) -> BTreeMap<Arc<str>, StoredValue> {
+    let mut values = match (cleared, base) {
+        (false, Some(data)) => data.to_map(),
+        _ => BTreeMap::new(),
+    };
+    for (key, change) in changes {
+        match change {
+            Some(value) => values.insert(Arc::clone(key), value.clone()),
+            None => values.remove(key),
+        };
+    }
+    values
 }
 
 impl State {
