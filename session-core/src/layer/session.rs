@@ -215,10 +215,14 @@ impl LayerSession {
     }
 
     /// The id the request presented, if the store holds a live session
-    /// under it. A new session gets its id when the layer stores it, after
-    /// the handler returned.
+    /// under it and the request has not ended it. A new session, or a new
+    /// id after a rotation or a log out, gets its id when the layer stores
+    /// it, after the handler returned.
     #[must_use]
     pub fn session_id(&self) -> Option<SessionId> {
+        if lock(&self.inner.state).end_id {
+            return None;
+        }
         match self.inner.base.get() {
             Some(Base::Live { id, .. }) => Some(*id),
             None => self.inner.presented,
