@@ -369,7 +369,7 @@ async fn double_click_on_log_in(browser: Client, shop: String, store: CasMemoryS
         let cart_form = wait_for(&browser, "form[action='/cart']").await;
         type_into(&cart_form, "sku", "tea").await;
         type_into(&cart_form, "quantity", "2").await;
-        submit(&cart_form).await;
+        submit_and_wait(&browser, &cart_form).await;
         assert_eq!(text_of(&browser, "#count").await, "2");
         let before = session_cookie(&browser).await.value().to_owned();
         let sessions = store.len();
@@ -462,13 +462,13 @@ async fn starts_afresh(browser: &Client, shop: &str, clicked: Instant) {
 
     let login_form = wait_for(browser, "form[action='/login']").await;
     type_into(&login_form, "user_id", "7").await;
-    submit(&login_form).await;
+    submit_and_wait(browser, &login_form).await;
     assert_eq!(status(browser).await, 200);
     assert_eq!(text_of(browser, "#user").await, "Logged in as user 7");
     let cart_form = wait_for(browser, "form[action='/cart']").await;
     type_into(&cart_form, "sku", "jam").await;
     type_into(&cart_form, "quantity", "1").await;
-    submit(&cart_form).await;
+    submit_and_wait(browser, &cart_form).await;
     assert_eq!(
         text_of(browser, "#notice").await,
         "Added 1 × jam to your cart"
@@ -478,6 +478,31 @@ async fn starts_afresh(browser: &Client, shop: &str, clicked: Instant) {
 
 /// Waits until the document the double click started from is replaced and
 /// the new one is loaded; its heading and status.
+/// Submits `form` and waits until the page it leads to has loaded, so that
+/// what the test reads next is the new page, never the one being left.
+async fn submit_and_wait(browser: &Client, form: &Element) {
+    browser
+        .execute("window.leavingPage = true;", Vec::new())
+        .await
+        .expect("mark the page being left");
+    submit(form).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let loaded = browser
+            .execute(
+                "return !window.leavingPage && document.readyState === 'complete';",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|loaded| loaded == json!(true));
+        if loaded {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the form led to no page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn settled_page(browser: &Client) -> (String, u64) {
     let deadline = Instant::now() + WAIT;
     loop {
