@@ -11,6 +11,16 @@ use http::HeaderName;
 /// same instance) before it is answered `503`.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// How long after a session ended (a log out, an id rotation) a request
+/// that still carries its id is taken for one that was already on its way:
+/// it reads an empty session and a write is answered `409` without a
+/// cookie, so its response cannot overwrite the id that replaced the old one
+/// in the browser. A request that arrives later with the ended id comes from
+/// a browser that never received the new id (its response was lost or
+/// cancelled): it starts a new, empty session under a new id. The ended id
+/// itself never comes back.
+pub const DEFAULT_ENDED_ID_WINDOW: time::Duration = time::Duration::seconds(5);
+
 /// A setting that cannot work, found when the layer is built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,7 +144,7 @@ impl Default for Settings {
             expiry: None,
             header: None,
             lock_wait: DEFAULT_LOCK_WAIT,
-            ended_id_window: super::DEFAULT_ENDED_ID_WINDOW,
+            ended_id_window: DEFAULT_ENDED_ID_WINDOW,
             error_page: None,
             #[cfg(any(feature = "signed", feature = "private"))]
             key: None,

@@ -63,22 +63,12 @@ use std::time::Duration;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "signed", feature = "private"))))]
 pub use ::cookie::Key;
 pub use ::cookie::SameSite;
-pub use config::{DEFAULT_LOCK_WAIT, LayerConfigError};
+pub use config::{DEFAULT_ENDED_ID_WINDOW, DEFAULT_LOCK_WAIT, LayerConfigError};
 pub use error_page::{ErrorPage, ErrorPageRequest, LayerError};
 pub use service::SessionService;
 pub use session::LayerSession;
 
 pub use crate::expiry::Expiry;
-
-/// How long after a session ended (a log out, an id rotation) a request
-/// that still carries its id is taken for one that was already on its way:
-/// it reads an empty session and a write is answered `409` without a
-/// cookie, so its response cannot overwrite the id that replaced the old one
-/// in the browser. A request that arrives later with the ended id comes from
-/// a browser that never received the new id (its response was lost or
-/// cancelled): it starts a new, empty session under a new id. The ended id
-/// itself never comes back.
-pub const DEFAULT_ENDED_ID_WINDOW: time::Duration = time::Duration::seconds(5);
 
 use self::config::Settings;
 use self::locks::SessionLocks;
