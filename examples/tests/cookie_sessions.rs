@@ -28,8 +28,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
-use session_core::layer::ErrorPage;
 use session_core::layer::cookie::{COOKIE_SIZE_LIMIT, CookieKeys, CookieSessionLayer, Revocation};
+use session_core::layer::{ErrorPage, LayerSession};
 use session_core::time::{Duration, OffsetDateTime};
 use session_core::{ManualClock, SessionError, SessionSchema, StoreError};
 use tower_sessions::Session;
@@ -1103,7 +1103,7 @@ struct ValidAfter {
 impl Revocation for ValidAfter {
     async fn sessions_valid_after(
         &self,
-        session: &Session,
+        session: &LayerSession,
     ) -> Result<Option<OffsetDateTime>, StoreError> {
         if self.unreachable.load(Ordering::Relaxed) {
             return Err(StoreError::msg("the users table is unreachable"));

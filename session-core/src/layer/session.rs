@@ -189,7 +189,12 @@ impl LayerSession {
     /// typed handle. Its changes stay in memory and are never saved.
     #[must_use]
     pub fn detached(data: Data) -> Self {
-        let id = SessionId::from_i128(0);
+        Self::read_only(SessionId::from_i128(0), data)
+    }
+
+    /// A session over `data` under `id` with no store behind it: what the
+    /// cookie layer's revocation check reads. Writes to it stay in memory.
+    pub(crate) fn read_only(id: SessionId, data: Data) -> Self {
         LayerSession {
             inner: Arc::new(Inner {
                 source: Arc::new(NoStore),
@@ -586,10 +591,12 @@ impl tower_sessions_core::SessionStore for TowerBridge {
             .base()
             .await
             .map_err(|error| Self::failed(&error))?;
-        self.inner
-            .state()
-            .map_err(|error| Self::failed(&error))?
-            .end_id = true;
+        // The stored session ends (`delete`, `flush`), and whatever the view
+        // saves after this (`cycle_id` saves all its data) starts a new one.
+        let mut state = self.inner.state().map_err(|error| Self::failed(&error))?;
+        state.changes.clear();
+        state.cleared = true;
+        state.end_id = true;
         Ok(())
     }
 }

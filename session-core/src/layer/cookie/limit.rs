@@ -1,9 +1,8 @@
 //! The size browsers keep, and which values take the room when a session
 //! outgrows it.
 
+use crate::cas::{Data, StoredValue};
 use crate::error::SessionError;
-
-use super::payload::Data;
 
 /// The longest `Set-Cookie` header value, in bytes, the layer sends: the
 /// 4096 bytes per cookie that RFC 6265 (section 6.1) asks browsers to keep
@@ -24,7 +23,7 @@ const NAMED: usize = 3;
 pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
     let mut sizes: Vec<(String, usize)> = data
         .iter()
-        .map(|(key, value)| (key.clone(), entry_size(key, value)))
+        .map(|(key, value)| (key.to_owned(), entry_size(key, value)))
         .collect();
     sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     sizes.truncate(count);
@@ -33,10 +32,9 @@ pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
 
 /// The bytes `"key":value` takes in the payload's JSON, before encryption
 /// and base64 (which add about a third).
-fn entry_size(key: &str, value: &serde_json::Value) -> usize {
+fn entry_size(key: &str, value: &StoredValue) -> usize {
     let key = serde_json::to_string(key).map_or(key.len() + 2, |quoted| quoted.len());
-    let value = serde_json::to_string(value).map_or(0, |text| text.len());
-    key + 1 + value
+    key + 1 + value.json().len()
 }
 
 /// The error for a cookie of `size` bytes made from `data`.
@@ -50,18 +48,25 @@ pub(super) fn too_large(size: usize, data: &Data) -> SessionError {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
+    fn data(values: &[(&str, Value)]) -> Data {
+        values
+            .iter()
+            .map(|(key, value)| (*key, value.clone().into()))
+            .collect()
+    }
+
     #[test]
     fn the_largest_entries_first() {
-        let data = Data::from([
-            ("shop.cart".to_owned(), json!(["x".repeat(3000)])),
-            ("shop.locale".to_owned(), json!("en")),
-            ("shop.notice".to_owned(), json!("y".repeat(100))),
-            ("shop.__version".to_owned(), json!(1)),
-            ("b".to_owned(), json!("é")),
+        let data = data(&[
+            ("shop.cart", json!(["x".repeat(3000)])),
+            ("shop.locale", json!("en")),
+            ("shop.notice", json!("y".repeat(100))),
+            ("shop.__version", json!(1)),
+            ("b", json!("é")),
         ]);
         let top = largest(&data, 3);
         assert_eq!(
@@ -75,25 +80,21 @@ mod tests {
             ]
         );
         assert_eq!(largest(&data, 10).len(), 5);
-        assert_eq!(largest(&Data::new(), 3), vec![]);
+        assert_eq!(largest(&Data::default(), 3), vec![]);
     }
 
     #[test]
     fn ties_are_ordered_by_key() {
-        let data = Data::from([
-            ("b".to_owned(), json!(1)),
-            ("a".to_owned(), json!(2)),
-            ("c".to_owned(), json!(3)),
-        ]);
+        let data = data(&[("b", json!(1)), ("a", json!(2)), ("c", json!(3))]);
         let keys: Vec<String> = largest(&data, 2).into_iter().map(|(key, _)| key).collect();
         assert_eq!(keys, ["a", "b"]);
     }
 
     #[test]
     fn the_error_names_size_limit_and_largest_keys() {
-        let data = Data::from([
-            ("shop.cart".to_owned(), json!(["x".repeat(4000)])),
-            ("shop.locale".to_owned(), json!("en")),
+        let data = data(&[
+            ("shop.cart", json!(["x".repeat(4000)])),
+            ("shop.locale", json!("en")),
         ]);
         let message = too_large(5123, &data).to_string();
         assert_eq!(

@@ -1,11 +1,17 @@
 //! Cookie sessions: the whole session in an encrypted cookie, for apps with
 //! no server store.
 //!
-//! [`CookieSessionLayer`] gives handlers a `tower_sessions::Session` like
-//! [`SessionLayer`](super::SessionLayer) does, so the raw API and the typed
-//! handles work unchanged: defaults, flashes, `rotate_id`, per-field expiry,
-//! schema versions and migrations. Instead of an id, the cookie carries the
-//! session itself, encrypted and authenticated.
+//! [`CookieSessionLayer`] gives handlers the same session as
+//! [`SessionLayer`](super::SessionLayer) does (a
+//! [`LayerSession`](super::LayerSession) for the typed handles and a
+//! `tower_sessions::Session` over the same data for raw code), so the typed
+//! handles work unchanged: defaults, flashes, `rotate_id`, per-field
+//! expiry, schema versions and migrations. Instead of an id, the cookie
+//! carries the session itself, encrypted and authenticated.
+//!
+//! The cookie is opened once per request; its values stay JSON text until
+//! a field reads one, and the cookie is sealed again only when the data
+//! changed or a deadline must move.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -141,9 +147,9 @@ mod keys;
 mod limit;
 mod outcome;
 mod payload;
-mod request_store;
 mod revocation;
 mod service;
+mod source;
 #[cfg(test)]
 mod tests;
 

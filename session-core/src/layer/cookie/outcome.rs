@@ -1,14 +1,16 @@
 //! What the response does with the cookie, decided from what the request
 //! brought and what its handler did.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 
-use tower_sessions_core::session::Id;
-
-use super::payload::{Data, Payload};
-use super::request_store::{Brought, Opened, Pending, RequestState};
+use super::payload::Payload;
+use super::source::Opened;
+use crate::cas::{Data, SessionId, StoredValue};
+use crate::layer::session::overlay;
 
 /// The deadlines of a layer.
 #[derive(Clone, Copy, Debug)]
@@ -75,7 +77,7 @@ impl Timeouts {
     }
 
     /// A new session, issued at `now`.
-    fn issue(&self, id: Id, data: Data, now: OffsetDateTime) -> Payload {
+    pub(super) fn issue(&self, id: SessionId, data: Data, now: OffsetDateTime) -> Payload {
         Payload {
             id,
             issued: now.unix_timestamp(),
@@ -84,6 +86,29 @@ impl Timeouts {
             data,
         }
     }
+}
+
+/// What one request brought and what its handler did, as far as the
+/// cookie is concerned.
+#[derive(Debug)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts of one request, each read on its own by `decide`"
+)]
+pub(super) struct Request<'a> {
+    /// The request brought a cookie of the layer's name.
+    pub(super) brought_cookie: bool,
+    /// The session that cookie held, if it opened, is within its deadlines
+    /// and was not revoked.
+    pub(super) opened: Option<&'a Opened>,
+    /// The handler used the session.
+    pub(super) used: bool,
+    /// The values it wrote (`Some`) or removed (`None`).
+    pub(super) changes: &'a BTreeMap<Arc<str>, Option<StoredValue>>,
+    /// It dropped the session's data first (`flush`, `delete`).
+    pub(super) cleared: bool,
+    /// It ended the session's id (`flush`, `cycle_id`, a `rotate_id` field).
+    pub(super) new_id: bool,
 }
 
 /// What to do with the cookie.
@@ -95,64 +120,53 @@ pub(super) enum Outcome {
     Remove,
     /// Seal this session and send it.
     Send(Payload),
+    /// Issue a new session of this data, under a new id, and send it.
+    Issue(Data),
 }
 
-/// Decides what the response does with the cookie. The id a new session
-/// gets was drawn by the store when the session was created.
-pub(super) fn decide(state: RequestState, timeouts: &Timeouts, now: OffsetDateTime) -> Outcome {
-    let RequestState {
-        brought,
-        used,
-        pending,
-        deleted,
-        ..
-    } = state;
-    let remove = match brought {
-        Brought::Nothing => Outcome::Keep,
-        Brought::Refused | Brought::Session(_) => Outcome::Remove,
+/// Decides what the response does with the cookie.
+pub(super) fn decide(request: &Request<'_>, timeouts: &Timeouts, now: OffsetDateTime) -> Outcome {
+    let remove = if request.brought_cookie {
+        Outcome::Remove
+    } else {
+        Outcome::Keep
     };
-    let refused = matches!(brought, Brought::Refused);
-    let opened = match brought {
-        Brought::Session(opened) => Some(opened),
-        Brought::Nothing | Brought::Refused => None,
-    };
-    match (pending, opened) {
-        (Some(Pending::Create(record) | Pending::Save(record)), _) if record.data.is_empty() => {
-            remove
-        }
-        (Some(Pending::Create(record)), _) => {
-            Outcome::Send(timeouts.issue(record.id, record.data, now))
-        }
-        (Some(Pending::Save(record)), Some(opened)) => {
-            if record.data == opened.payload.data && !timeouts.refresh_due(&opened, now) {
-                return Outcome::Keep;
+    let base = request.opened.map(|opened| &opened.payload.data);
+    let changed = request.cleared
+        || request
+            .changes
+            .iter()
+            .any(|(key, change)| base.and_then(|data| data.get(key)) != change.as_ref());
+    if !changed && !request.new_id {
+        return match request.opened {
+            Some(opened) if request.used && timeouts.refresh_due(opened, now) => {
+                Outcome::Send(Payload {
+                    idle_until: timeouts.idle_until(now),
+                    ..opened.payload.clone()
+                })
             }
-            Outcome::Send(Payload {
-                idle_until: timeouts.idle_until(now),
-                data: record.data,
-                ..opened.payload
-            })
-        }
-        // Revoked while the handler saved over it: what it saved is a new
-        // session.
-        (Some(Pending::Save(record)), None) => {
-            Outcome::Send(timeouts.issue(Id::default(), record.data, now))
-        }
-        (None, _) if deleted || refused => remove,
-        (None, Some(opened)) if used && timeouts.refresh_due(&opened, now) => {
-            Outcome::Send(Payload {
-                idle_until: timeouts.idle_until(now),
-                ..opened.payload
-            })
-        }
-        (None, _) => Outcome::Keep,
+            Some(_) => Outcome::Keep,
+            None => remove,
+        };
+    }
+    let data = Data::from_map(overlay(base, request.cleared, request.changes));
+    if data.is_empty() {
+        return remove;
+    }
+    match request.opened {
+        Some(opened) if !request.new_id => Outcome::Send(Payload {
+            idle_until: timeouts.idle_until(now),
+            data,
+            ..opened.payload.clone()
+        }),
+        // No session, a refused or revoked one, or a new id: a new session.
+        _ => Outcome::Issue(data),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use tower_sessions_core::session::Record;
 
     use super::*;
 
@@ -169,23 +183,24 @@ mod tests {
         )
     }
 
+    fn count(n: u32) -> StoredValue {
+        json!(n).into()
+    }
+
     fn data(n: u32) -> Data {
-        Data::from([("counter.count".to_owned(), json!(n))])
+        [("counter.count", count(n))].into_iter().collect()
     }
 
-    fn record(data: Data) -> Record {
-        Record {
-            id: Id(5),
-            data,
-            expiry_date: at(NOW),
-        }
+    fn set(n: u32) -> BTreeMap<Arc<str>, Option<StoredValue>> {
+        BTreeMap::from([(Arc::from("counter.count"), Some(count(n)))])
     }
 
-    /// A session issued at `NOW`, last refreshed `ago` seconds before `NOW`.
+    /// A session issued an hour before `NOW`, last refreshed `ago` seconds
+    /// before `NOW`.
     fn opened(ago: i64, stale_key: bool) -> Opened {
         Opened {
             payload: Payload {
-                id: Id(9),
+                id: SessionId::from_i128(9),
                 issued: NOW - 3600,
                 idle_until: Some(NOW - ago + 7200),
                 absolute_until: NOW + 86_400,
@@ -195,44 +210,64 @@ mod tests {
         }
     }
 
-    fn used(opened: Opened) -> RequestState {
-        RequestState {
-            brought: Brought::Session(opened),
+    const NOTHING: &BTreeMap<Arc<str>, Option<StoredValue>> = &BTreeMap::new();
+
+    /// A request that used the session `opened` and made `changes`.
+    fn used<'a>(
+        opened: &'a Opened,
+        changes: &'a BTreeMap<Arc<str>, Option<StoredValue>>,
+    ) -> Request<'a> {
+        Request {
+            brought_cookie: true,
+            opened: Some(opened),
             used: true,
-            ..RequestState::default()
+            changes,
+            cleared: false,
+            new_id: false,
+        }
+    }
+
+    fn fresh(changes: &BTreeMap<Arc<str>, Option<StoredValue>>) -> Request<'_> {
+        Request {
+            brought_cookie: false,
+            opened: None,
+            used: true,
+            changes,
+            cleared: false,
+            new_id: false,
         }
     }
 
     #[test]
-    fn a_new_session_gets_fresh_deadlines() {
-        let state = RequestState {
-            pending: Some(Pending::Create(record(data(1)))),
-            ..RequestState::default()
-        };
+    fn a_new_session_is_issued_with_its_data() {
+        let changes = set(1);
         assert_eq!(
-            decide(state, &timeouts(), at(NOW)),
-            Outcome::Send(Payload {
-                id: Id(5),
+            decide(&fresh(&changes), &timeouts(), at(NOW)),
+            Outcome::Issue(data(1))
+        );
+        let issued = timeouts().issue(SessionId::from_i128(5), data(1), at(NOW));
+        assert_eq!(
+            issued,
+            Payload {
+                id: SessionId::from_i128(5),
                 issued: NOW,
                 idle_until: Some(NOW + 7200),
                 absolute_until: NOW + 7 * 86_400,
                 data: data(1),
-            })
+            }
         );
     }
 
     #[test]
     fn a_change_keeps_id_issue_and_absolute_deadline() {
-        let state = RequestState {
-            pending: Some(Pending::Save(record(data(2)))),
-            ..used(opened(0, false))
-        };
-        let Outcome::Send(payload) = decide(state, &timeouts(), at(NOW)) else {
+        let opened = opened(0, false);
+        let changes = set(2);
+        let Outcome::Send(payload) = decide(&used(&opened, &changes), &timeouts(), at(NOW)) else {
             panic!("a change is sent");
         };
         assert_eq!(
             (payload.id, payload.issued, payload.absolute_until),
-            (Id(9), NOW - 3600, NOW + 86_400)
+            (SessionId::from_i128(9), NOW - 3600, NOW + 86_400)
         );
         assert_eq!(payload.idle_until, Some(NOW + 7200));
         assert_eq!(payload.data, data(2));
@@ -240,33 +275,26 @@ mod tests {
 
     #[test]
     fn an_unchanged_session_is_sent_again_only_when_due() {
-        let same = |ago, stale| RequestState {
-            pending: Some(Pending::Save(record(data(1)))),
-            ..used(opened(ago, stale))
+        let same = set(1);
+        let decide_for = |ago, stale, changes| {
+            let opened = opened(ago, stale);
+            decide(&used(&opened, changes), &timeouts(), at(NOW))
         };
-        assert_eq!(decide(same(59, false), &timeouts(), at(NOW)), Outcome::Keep);
+        assert_eq!(decide_for(59, false, &same), Outcome::Keep);
         assert!(matches!(
-            decide(same(60, false), &timeouts(), at(NOW)),
+            decide_for(60, false, &same),
             Outcome::Send(Payload { idle_until: Some(until), .. }) if until == NOW + 7200
         ));
-        assert!(matches!(
-            decide(same(0, true), &timeouts(), at(NOW)),
-            Outcome::Send(_)
-        ));
-        assert_eq!(
-            decide(used(opened(59, false)), &timeouts(), at(NOW)),
-            Outcome::Keep
-        );
-        assert!(matches!(
-            decide(used(opened(61, false)), &timeouts(), at(NOW)),
-            Outcome::Send(_)
-        ));
-        let unused = RequestState {
+        assert!(matches!(decide_for(0, true, &same), Outcome::Send(_)));
+        assert_eq!(decide_for(59, false, NOTHING), Outcome::Keep);
+        assert!(matches!(decide_for(61, false, NOTHING), Outcome::Send(_)));
+        let opened = opened(3000, true);
+        let unused = Request {
             used: false,
-            ..used(opened(3000, true))
+            ..used(&opened, NOTHING)
         };
         assert_eq!(
-            decide(unused, &timeouts(), at(NOW)),
+            decide(&unused, &timeouts(), at(NOW)),
             Outcome::Keep,
             "a request that never touched its session sends nothing"
         );
@@ -280,56 +308,90 @@ mod tests {
         );
         let mut opened = opened(0, false);
         opened.payload.idle_until = Some(NOW + 60 - 29);
-        assert_eq!(decide(used(opened), &short, at(NOW)), Outcome::Keep);
-        let mut opened = self::opened(0, false);
+        assert_eq!(
+            decide(&used(&opened, NOTHING), &short, at(NOW)),
+            Outcome::Keep
+        );
         opened.payload.idle_until = Some(NOW + 60 - 30);
         assert!(matches!(
-            decide(used(opened), &short, at(NOW)),
+            decide(&used(&opened, NOTHING), &short, at(NOW)),
             Outcome::Send(_)
         ));
     }
 
     #[test]
     fn ended_empty_and_refused_sessions_remove_the_cookie() {
-        let emptied = RequestState {
-            pending: Some(Pending::Save(record(Data::new()))),
-            ..used(opened(0, false))
+        let opened = opened(0, false);
+        let removed = BTreeMap::from([(Arc::from("counter.count"), None)]);
+        assert_eq!(
+            decide(&used(&opened, &removed), &timeouts(), at(NOW)),
+            Outcome::Remove
+        );
+        let flushed = Request {
+            cleared: true,
+            new_id: true,
+            ..used(&opened, NOTHING)
         };
-        assert_eq!(decide(emptied, &timeouts(), at(NOW)), Outcome::Remove);
-        let flushed = RequestState {
-            pending: Some(Pending::Create(record(Data::new()))),
-            deleted: true,
-            ..used(opened(0, false))
+        assert_eq!(decide(&flushed, &timeouts(), at(NOW)), Outcome::Remove);
+        let refused = Request {
+            brought_cookie: true,
+            used: false,
+            ..fresh(NOTHING)
         };
-        assert_eq!(decide(flushed, &timeouts(), at(NOW)), Outcome::Remove);
-        let deleted = RequestState {
-            deleted: true,
-            ..used(opened(0, false))
-        };
-        assert_eq!(decide(deleted, &timeouts(), at(NOW)), Outcome::Remove);
-        let refused = RequestState {
-            brought: Brought::Refused,
-            ..RequestState::default()
-        };
-        assert_eq!(decide(refused, &timeouts(), at(NOW)), Outcome::Remove);
-        let never_had_one = RequestState {
-            pending: Some(Pending::Create(record(Data::new()))),
-            ..RequestState::default()
-        };
-        assert_eq!(decide(never_had_one, &timeouts(), at(NOW)), Outcome::Keep);
+        assert_eq!(decide(&refused, &timeouts(), at(NOW)), Outcome::Remove);
+        assert_eq!(
+            decide(&fresh(NOTHING), &timeouts(), at(NOW)),
+            Outcome::Keep,
+            "no cookie, nothing written"
+        );
+        assert_eq!(
+            decide(&fresh(&removed), &timeouts(), at(NOW)),
+            Outcome::Keep,
+            "no cookie, a removal of nothing"
+        );
     }
 
     #[test]
-    fn a_refused_cookie_is_replaced_by_a_new_session() {
-        let state = RequestState {
-            brought: Brought::Refused,
-            pending: Some(Pending::Create(record(data(3)))),
-            ..RequestState::default()
+    fn a_flush_followed_by_writes_and_a_cycle_issue_new_sessions() {
+        let opened = opened(0, false);
+        let notice = BTreeMap::from([(
+            Arc::from("shop.notice"),
+            Some(StoredValue::from(json!("Logged out"))),
+        )]);
+        let flushed = Request {
+            cleared: true,
+            new_id: true,
+            ..used(&opened, &notice)
         };
-        assert!(matches!(
-            decide(state, &timeouts(), at(NOW)),
-            Outcome::Send(Payload { issued: NOW, .. })
-        ));
+        assert_eq!(
+            decide(&flushed, &timeouts(), at(NOW)),
+            Outcome::Issue(
+                [("shop.notice", json!("Logged out").into())]
+                    .into_iter()
+                    .collect()
+            )
+        );
+        let cycled = Request {
+            new_id: true,
+            ..used(&opened, NOTHING)
+        };
+        assert_eq!(
+            decide(&cycled, &timeouts(), at(NOW)),
+            Outcome::Issue(data(1))
+        );
+    }
+
+    #[test]
+    fn a_refused_or_revoked_cookie_is_replaced_by_a_new_session() {
+        let changes = set(3);
+        let state = Request {
+            brought_cookie: true,
+            ..fresh(&changes)
+        };
+        assert_eq!(
+            decide(&state, &timeouts(), at(NOW)),
+            Outcome::Issue(data(3))
+        );
     }
 
     #[test]

@@ -7,26 +7,27 @@
 //! ```
 //!
 //! The JSON text is the plaintext of the private jar; the format is
-//! documented on the [module](super) itself.
+//! documented on the [module](super) itself. `data` is the same JSON object
+//! of storage key to value that the compare-and-swap stores keep
+//! ([`Data::encode`]): opening a cookie parses its structure only, and each
+//! value is decoded when a field reads it.
 
-use std::collections::HashMap;
+use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
-use tower_sessions_core::session::Id;
+
+use crate::cas::{Data, SessionId};
 
 /// The format this build writes, and the only one it reads.
 pub(super) const FORMAT_VERSION: u32 = 1;
-
-/// The session data: every storage key and its stored JSON value.
-pub(super) type Data = HashMap<String, Value>;
 
 /// An opened (or about to be sealed) session cookie.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Payload {
     /// The session's public id: what `Session::id` returns.
-    pub(super) id: Id,
+    pub(super) id: SessionId,
     /// When the session was created or its id last cycled (a log in), in
     /// Unix seconds: what the revocation check compares.
     pub(super) issued: i64,
@@ -34,30 +35,20 @@ pub(super) struct Payload {
     pub(super) idle_until: Option<i64>,
     /// The absolute deadline in Unix seconds.
     pub(super) absolute_until: i64,
-    /// Every storage key of the session.
+    /// Every storage key of the session, each value as its JSON text.
     pub(super) data: Data,
 }
 
-/// The wire shape, borrowed for sealing.
-#[derive(Serialize)]
-struct Outgoing<'a> {
-    v: u32,
-    id: String,
-    issued: i64,
-    idle_until: Option<i64>,
-    absolute_until: i64,
-    data: &'a Data,
-}
-
-/// The wire shape, owned for opening.
+/// The wire shape, borrowed from the plaintext for opening.
 #[derive(Deserialize)]
-struct Incoming {
+struct Incoming<'a> {
     v: u32,
-    id: String,
+    id: &'a str,
     issued: i64,
     idle_until: Option<i64>,
     absolute_until: i64,
-    data: Data,
+    #[serde(borrow)]
+    data: &'a RawValue,
 }
 
 /// Why an opened cookie does not give a session. Logged at debug level
@@ -90,32 +81,44 @@ impl Rejection {
 }
 
 impl Payload {
-    /// The JSON plaintext.
-    pub(super) fn encode(&self) -> serde_json::Result<String> {
-        serde_json::to_string(&Outgoing {
-            v: FORMAT_VERSION,
-            id: self.id.to_string(),
-            issued: self.issued,
-            idle_until: self.idle_until,
-            absolute_until: self.absolute_until,
-            data: &self.data,
-        })
+    /// The JSON plaintext. The header fields are numbers and an id of
+    /// URL-safe base64, so they need no escaping; the data is written as
+    /// the stores write it.
+    pub(super) fn encode(&self) -> String {
+        let data = self.data.encode();
+        let mut text = String::with_capacity(128 + data.len());
+        // Writing to a `String` cannot fail.
+        let _ = write!(
+            text,
+            r#"{{"v":{FORMAT_VERSION},"id":"{}","issued":{},"idle_until":"#,
+            self.id, self.issued
+        );
+        let _ = match self.idle_until {
+            Some(until) => write!(text, "{until}"),
+            None => write!(text, "null"),
+        };
+        let _ = write!(text, r#","absolute_until":{},"data":"#, self.absolute_until);
+        text.push_str(&String::from_utf8_lossy(&data));
+        text.push('}');
+        text
     }
 
     /// Reads a plaintext, refusing any other format version.
     pub(super) fn decode(plaintext: &str) -> Result<Payload, Rejection> {
-        let incoming: Incoming =
+        let incoming: Incoming<'_> =
             serde_json::from_str(plaintext).map_err(|_| Rejection::Malformed)?;
         if incoming.v != FORMAT_VERSION {
             return Err(Rejection::Malformed);
         }
         let id = incoming.id.parse().map_err(|_| Rejection::Malformed)?;
+        let data =
+            Data::decode(incoming.data.get().as_bytes()).map_err(|_| Rejection::Malformed)?;
         Ok(Payload {
             id,
             issued: incoming.issued,
             idle_until: incoming.idle_until,
             absolute_until: incoming.absolute_until,
-            data: incoming.data,
+            data,
         })
     }
 
@@ -148,26 +151,30 @@ impl Payload {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
+    fn data(values: &[(&str, Value)]) -> Data {
+        values
+            .iter()
+            .map(|(key, value)| (*key, value.clone().into()))
+            .collect()
+    }
+
     fn sample() -> Payload {
         Payload {
-            id: Id(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            id: SessionId::from_i128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             issued: 1_700_000_000,
             idle_until: Some(1_700_007_200),
             absolute_until: 1_700_604_800,
-            data: Data::from([
+            data: data(&[
+                ("shop.cart", json!([{"sku": "tea", "quantity": 2}])),
                 (
-                    "shop.cart".to_owned(),
-                    json!([{"sku": "tea", "quantity": 2}]),
-                ),
-                (
-                    "shop.csrf_token".to_owned(),
+                    "shop.csrf_token",
                     json!({"exp": 1_700_000_900, "v": "t0k3n"}),
                 ),
-                ("shop.__version".to_owned(), json!(1)),
+                ("shop.__version", json!(1)),
             ]),
         }
     }
@@ -175,18 +182,17 @@ mod tests {
     #[test]
     fn round_trip_keeps_every_field() {
         let payload = sample();
-        let text = payload.encode().expect("encode");
+        let text = payload.encode();
         assert_eq!(Payload::decode(&text), Ok(payload));
     }
 
     #[test]
     fn the_documented_shape() {
         let text = Payload {
-            data: Data::from([("a".to_owned(), json!(1))]),
+            data: data(&[("a", json!(1))]),
             ..sample()
         }
-        .encode()
-        .expect("encode");
+        .encode();
         assert_eq!(
             text,
             r#"{"v":1,"id":"782riWdFIwHvzauJZ0UjAQ","issued":1700000000,"idle_until":1700007200,"absolute_until":1700604800,"data":{"a":1}}"#
@@ -195,14 +201,14 @@ mod tests {
             idle_until: None,
             ..sample()
         };
-        let text = without_idle.encode().expect("encode");
+        let text = without_idle.encode();
         assert!(text.contains(r#""idle_until":null"#), "{text}");
         assert_eq!(Payload::decode(&text), Ok(without_idle));
     }
 
     #[test]
     fn other_versions_and_shapes_are_refused() {
-        let text = sample().encode().expect("encode");
+        let text = sample().encode();
         let v2 = text.replacen(r#""v":1"#, r#""v":2"#, 1);
         assert_eq!(Payload::decode(&v2), Err(Rejection::Malformed));
         let bad_id = text.replacen("782riWdFIwHvzauJZ0UjAQ", "not-an-id", 1);

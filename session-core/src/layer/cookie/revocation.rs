@@ -4,9 +4,9 @@
 use std::future::Future;
 
 use time::OffsetDateTime;
-use tower_sessions_core::Session;
 
 use crate::error::StoreError;
+use crate::layer::LayerSession;
 
 /// Tells a [`CookieSessionLayer`](super::CookieSessionLayer) from when on a
 /// session is valid, so the app can end sessions the server no longer
@@ -21,12 +21,14 @@ use crate::error::StoreError;
 /// `rotate_id` fields).
 ///
 /// The check runs once per request, on the first access to the session,
-/// and costs whatever the app's lookup costs.
+/// and costs whatever the app's lookup costs. A request that never uses its
+/// session is not checked: it reads nothing and sends no cookie.
 ///
 /// ```
+/// use session_core::layer::LayerSession;
 /// use session_core::layer::cookie::Revocation;
 /// use session_core::time::OffsetDateTime;
-/// use session_core::StoreError;
+/// use session_core::{RawSession, StoreError};
 ///
 /// /// In a real app: a query on the users table.
 /// struct ValidAfter(Option<OffsetDateTime>);
@@ -34,11 +36,14 @@ use crate::error::StoreError;
 /// impl Revocation for ValidAfter {
 ///     async fn sessions_valid_after(
 ///         &self,
-///         session: &tower_sessions::Session,
+///         session: &LayerSession,
 ///     ) -> Result<Option<OffsetDateTime>, StoreError> {
 ///         // Read the user with the app's typed handle, e.g.
 ///         // `AuthSession::new(session.clone()).user_id().await?`.
-///         let user: Option<u64> = session.get("auth.user_id").await?;
+///         let user: Option<u64> = session
+///             .decode("auth.user_id")
+///             .await
+///             .map_err(StoreError::new)?;
 ///         Ok(user.and(self.0))
 ///     }
 /// }
@@ -48,7 +53,8 @@ pub trait Revocation: Send + Sync + 'static {
     /// longer valid, or `None` when nothing is revoked.
     ///
     /// `session` is a read-only copy of the session the cookie holds:
-    /// read the user with a typed handle; writes to it are discarded.
+    /// read the user with a typed handle; writes to it are discarded. It
+    /// shares the cookie's opened data, so handing it over copies nothing.
     ///
     /// # Errors
     ///
@@ -57,7 +63,7 @@ pub trait Revocation: Send + Sync + 'static {
     /// neither trust the session nor tell the user it ended.
     fn sessions_valid_after(
         &self,
-        session: &Session,
+        session: &LayerSession,
     ) -> impl Future<Output = Result<Option<OffsetDateTime>, StoreError>> + Send;
 }
 
@@ -69,7 +75,7 @@ pub struct NoRevocation;
 impl Revocation for NoRevocation {
     async fn sessions_valid_after(
         &self,
-        _session: &Session,
+        _session: &LayerSession,
     ) -> Result<Option<OffsetDateTime>, StoreError> {
         Ok(None)
     }

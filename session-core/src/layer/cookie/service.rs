@@ -6,28 +6,32 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use time::OffsetDateTime;
 use tower_service::Service;
-use tower_sessions_core::{Expiry, Session};
+use tower_sessions_core::Session;
 
 use super::Shared;
 use super::limit::{COOKIE_SIZE_LIMIT, LONGEST_OPENED, too_large};
-use super::outcome::{Outcome, decide};
+use super::outcome::{self, Outcome, decide};
 use super::payload::{Payload, Rejection};
-use super::request_store::{Brought, Check, CookieStore, Opened, RequestState, lock_state};
 use super::revocation::Revocation;
+use super::source::{Brought, CookieSource, Opened};
+use crate::cas::SessionId;
 use crate::clock::Clock;
 use crate::error::SessionError;
+use crate::expiry::Expiry;
 use crate::layer::error_page::{self, LayerError, default_response};
+use crate::layer::session::{Base, LayerSession, Source, TowerBridge};
 use crate::layer::transport::{base_cookie, forbid_caching, removal_cookie};
 
-/// Gives each request a `tower_sessions::Session` over the session its
-/// cookie holds, and sends the session back sealed. Made by
+/// Gives each request the session its cookie holds, as a
+/// [`LayerSession`] for the typed handles and a `tower_sessions::Session`
+/// for raw code (one session, two views), and sends it back sealed. Made by
 /// [`CookieSessionLayer`](super::CookieSessionLayer).
 pub struct CookieSessionService<Inner, R> {
     inner: Inner,
@@ -85,22 +89,35 @@ where
             request.extensions_mut().insert(clock.clone());
         }
         let now = clock.now();
-        let state = open(&shared, request.headers(), now);
-        let opened = state.brought.opened();
-        let id = opened.map(|opened| opened.payload.id);
-        // So that `Session::expiry_date` tells the handler when the session
-        // ends, if nothing uses it before.
+        let brought = open(&shared, request.headers(), now);
+        let opened = match &brought {
+            Brought::Session(opened) => Some(&opened.payload),
+            Brought::Nothing | Brought::Refused => None,
+        };
+        let id = opened.map(|payload| payload.id);
+        // So that `expiry` (and tower-sessions' `expiry_date`) tell the
+        // handler when the session ends.
         let ends_at = opened.map_or_else(
             || shared.timeouts.new_session_ends_at(now),
-            |opened| opened.payload.ends_at(),
+            Payload::ends_at,
         );
         let expiry = OffsetDateTime::from_unix_timestamp(ends_at)
             .ok()
             .map(Expiry::AtDateTime);
-        let state = Arc::new(Mutex::new(state));
-        let store = CookieStore::new(Arc::clone(&state), shared.revocation.clone());
-        let session = Session::new(id, Arc::new(store), expiry);
+        let source = Arc::new(CookieSource::new(brought, shared.revocation.clone()));
+        let session = LayerSession::new(Arc::clone(&source) as Arc<dyn Source>, id, expiry);
+        // Raw tower-sessions code gets a `Session` over the same state; it
+        // costs its construction, and reads nothing until a handler uses it.
+        let tower = Session::new(
+            id.map(Into::into),
+            Arc::new(TowerBridge {
+                inner: Arc::clone(&session.inner),
+            }),
+            expiry.map(Into::into),
+        );
+        let session = session.with_tower_view(tower.clone());
         request.extensions_mut().insert(session.clone());
+        request.extensions_mut().insert(tower.clone());
         let asked =
             error_page::keep_headers(shared.settings.error_page.as_ref(), request.headers());
 
@@ -109,7 +126,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let response = inner.call(request).await?;
-            let response = finish(&shared, &clock, &session, &state, response).await;
+            let response = finish(&shared, &clock, &source, &session, &tower, response).await;
             Ok(error_page::customise(
                 shared.settings.error_page.as_ref(),
                 asked.as_ref(),
@@ -140,30 +157,22 @@ fn presented<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = 
 
 /// Opens the request's cookie: the first one of the layer's name that a
 /// key opens, that decodes, and whose deadlines have not passed.
-fn open<R>(shared: &Shared<R>, headers: &HeaderMap, now: OffsetDateTime) -> RequestState {
+fn open<R>(shared: &Shared<R>, headers: &HeaderMap, now: OffsetDateTime) -> Brought {
     let mut refusal = None;
     for value in presented(headers, &shared.settings.name) {
         match open_one(shared, &value, now) {
-            Ok(opened) => {
-                return RequestState {
-                    brought: Brought::Session(opened),
-                    ..RequestState::default()
-                };
-            }
+            Ok(opened) => return Brought::Session(opened),
             Err(rejection) => refusal = Some(rejection),
         }
     }
     let Some(rejection) = refusal else {
-        return RequestState::default();
+        return Brought::Nothing;
     };
     tracing::debug!(
         reason = rejection.reason(),
         "a session cookie was refused; the session starts empty and the cookie is removed"
     );
-    RequestState {
-        brought: Brought::Refused,
-        ..RequestState::default()
-    }
+    Brought::Refused
 }
 
 fn open_one<R>(shared: &Shared<R>, value: &str, now: OffsetDateTime) -> Result<Opened, Rejection> {
@@ -187,57 +196,85 @@ fn open_one<R>(shared: &Shared<R>, value: &str, now: OffsetDateTime) -> Result<O
 async fn finish<R: Revocation, B: From<&'static str>>(
     shared: &Shared<R>,
     clock: &Clock,
-    session: &Session,
-    state: &Mutex<RequestState>,
-    mut response: Response<B>,
+    source: &CookieSource<R>,
+    session: &LayerSession,
+    tower: &Session,
+    response: Response<B>,
 ) -> Response<B> {
-    if lock_state(state).revocation == Check::Failed {
+    let inner = &session.inner;
+    // What raw tower-sessions code wrote; only the revocation check can
+    // make this fail, and it logged why.
+    if tower.is_modified() && tower.save().await.is_err() {
+        drop(inner.finish());
+        return unavailable();
+    }
+    if let Some(Base::Failed(_)) = inner.loaded_base() {
+        drop(inner.finish());
         return unavailable();
     }
     if response.status().is_server_error() {
         tracing::debug!(status = %response.status(), "the handler failed; the session cookie is not sent");
+        drop(inner.finish());
         return response;
     }
-    // Only the revocation check can make a save fail, and it logged why.
-    if session.is_modified() && session.save().await.is_err() {
-        return unavailable();
-    }
+    let state = inner.finish();
     let now = clock.now();
-    let taken = std::mem::take(&mut *lock_state(state));
-    let header = match decide(taken, &shared.timeouts, now) {
+    let request = outcome::Request {
+        brought_cookie: source.brought_any(),
+        opened: source.opened(),
+        used: inner.loaded_base().is_some(),
+        changes: &state.changes,
+        cleared: state.cleared,
+        new_id: state.end_id,
+    };
+    let payload = match decide(&request, &shared.timeouts, now) {
         Outcome::Keep => return response,
-        Outcome::Remove => HeaderValue::from_str(&removal_cookie(&shared.settings).to_string()),
-        Outcome::Send(payload) => match sealed(shared, &payload, now) {
-            Ok(header) => Ok(header),
-            Err(Unsent::TooLarge(error)) => {
-                tracing::error!(error = %error, "session operation failed");
-                return server_error();
-            }
-            Err(Unsent::Failed(why)) => {
-                tracing::error!("the session cookie could not be sealed: {why}");
+        Outcome::Remove => {
+            return match HeaderValue::from_str(&removal_cookie(&shared.settings).to_string()) {
+                Ok(header) => with_cookie(response, header),
+                Err(_) => not_a_header(),
+            };
+        }
+        Outcome::Send(payload) => payload,
+        Outcome::Issue(data) => match SessionId::random() {
+            Ok(id) => shared.timeouts.issue(id, data, now),
+            Err(error) => {
+                tracing::error!(%error, "no id could be drawn for a new cookie session");
                 return server_error();
             }
         },
     };
-    match header {
-        Ok(header) => {
-            let headers = response.headers_mut();
-            headers.append(SET_COOKIE, header);
-            forbid_caching(headers);
-            response
+    match sealed(shared, &payload, now) {
+        Ok(header) => with_cookie(response, header),
+        Err(Unsent::TooLarge(error)) => {
+            tracing::error!(error = %error, "session operation failed");
+            server_error()
         }
-        Err(_) => {
-            tracing::error!("the session cookie is not a valid header value");
+        Err(Unsent::Failed(why)) => {
+            tracing::error!("the session cookie could not be sealed: {why}");
             server_error()
         }
     }
+}
+
+/// `response` with `header` as its `Set-Cookie`, not to be cached.
+fn with_cookie<B>(mut response: Response<B>, header: HeaderValue) -> Response<B> {
+    let headers = response.headers_mut();
+    headers.append(SET_COOKIE, header);
+    forbid_caching(headers);
+    response
+}
+
+fn not_a_header<B: From<&'static str>>() -> Response<B> {
+    tracing::error!("the session cookie is not a valid header value");
+    server_error()
 }
 
 /// Why a session was not sent.
 pub(super) enum Unsent {
     /// Over [`COOKIE_SIZE_LIMIT`].
     TooLarge(SessionError),
-    /// Serialization or sealing failed (neither can for a JSON map).
+    /// Sealing failed (it cannot for a JSON text).
     Failed(&'static str),
 }
 
@@ -247,9 +284,7 @@ pub(super) fn sealed<R>(
     payload: &Payload,
     now: OffsetDateTime,
 ) -> Result<HeaderValue, Unsent> {
-    let plaintext = payload
-        .encode()
-        .map_err(|_| Unsent::Failed("the payload does not serialize"))?;
+    let plaintext = payload.encode();
     let value = shared
         .keys
         .seal(&shared.settings.name, &plaintext)

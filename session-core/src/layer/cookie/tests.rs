@@ -267,17 +267,17 @@ async fn the_size_error_is_a_generic_500() {
 
 /// The `Set-Cookie` length of a session holding `data`, with the default
 /// settings; and the same from the documented formula.
-fn sizes(data: super::payload::Data) -> (usize, usize) {
+fn sizes(data: crate::cas::Data) -> (usize, usize) {
     let layer = CookieSessionLayer::builder(keys()).build().expect("layer");
     let now = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
     let payload = super::payload::Payload {
-        id: tower_sessions::session::Id::default(),
+        id: crate::cas::SessionId::from_i128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
         issued: 1_700_000_000,
         idle_until: Some(1_700_007_200),
         absolute_until: 1_700_604_800,
         data,
     };
-    let json = payload.encode().expect("JSON").len();
+    let json = payload.encode().len();
     let header = match super::service::sealed(&layer.shared, &payload, now) {
         Ok(header) => header.len(),
         Err(_) => usize::MAX,
@@ -310,7 +310,7 @@ fn the_size_of_each_stored_shape() {
     ];
     let mut measured_sizes = Vec::new();
     for (shape, data) in shapes {
-        let data = serde_json::from_value(data).expect("a map");
+        let data = crate::cas::Data::decode(data.to_string().as_bytes()).expect("a map");
         let (measured, formula) = sizes(data);
         println!("{shape}: {measured} bytes");
         assert_eq!(measured, formula, "{shape}");
@@ -321,7 +321,7 @@ fn the_size_of_each_stored_shape() {
         [280, 620],
         "the figures of the module documentation"
     );
-    let (empty, _) = sizes(super::payload::Data::new());
+    let (empty, _) = sizes(crate::cas::Data::default());
     println!("the fixed cost (no data): {empty} bytes");
     assert_eq!(empty, 256);
     assert_eq!(empty, ATTRIBUTES + 4 * (119_usize + 28).div_ceil(3));
