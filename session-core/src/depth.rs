@@ -18,10 +18,19 @@ fn too_deep() -> serde_json::Error {
 pub(crate) fn check_text(text: &str) -> Result<(), serde_json::Error> {
     // Nesting that deep needs that many opening brackets; counting them is
     // much cheaper than the walk below, and almost every value has fewer.
-    let openings = text
-        .bytes()
-        .filter(|byte| matches!(byte, b'[' | b'{'))
-        .count();
+    // (`b'[' | 0x20 == b'{'`, and no other byte maps to it: a branch-free
+    // count the compiler vectorises; a chunk of 255 bytes fits a `u8`.)
+    let openings: usize = text
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| {
+            usize::from(
+                chunk
+                    .iter()
+                    .fold(0_u8, |count, &byte| count + u8::from(byte | 0x20 == b'{')),
+            )
+        })
+        .sum();
     if openings <= MAX_DEPTH {
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! key, shared by reference count between the store, the requests that
 //! loaded it and the record that replaces it.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +12,9 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::{CasError, SessionId};
+
+/// The largest scratch buffer [`StoredValue::encode`] keeps between calls.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 /// The serialized JSON of one session value.
 ///
@@ -29,8 +33,35 @@ impl StoredValue {
     /// [`MAX_DEPTH`](Self::MAX_DEPTH): `serde_json` writes any depth but
     /// reads no deeper, so such a value could never be read back.
     pub fn encode<V: Serialize + ?Sized>(value: &V) -> Result<Self, serde_json::Error> {
-        let text = serde_json::to_string(value)?;
-        crate::depth::check_text(&text)?;
+        thread_local! {
+            /// Where values are written before they get their own
+            /// allocation of exactly their size: one buffer per thread, so
+            /// an encode allocates once instead of growing a new buffer.
+            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buffer) => {
+                buffer.clear();
+                let encoded = Self::encode_into(&mut buffer, value);
+                if buffer.capacity() > SCRATCH_KEPT {
+                    // A rare huge value does not pin its buffer.
+                    *buffer = Vec::new();
+                }
+                encoded
+            }
+            // A `Serialize` impl that encodes a session value itself.
+            Err(_) => Self::encode_into(&mut Vec::new(), value),
+        })
+    }
+
+    fn encode_into<V: Serialize + ?Sized>(
+        buffer: &mut Vec<u8>,
+        value: &V,
+    ) -> Result<Self, serde_json::Error> {
+        serde_json::to_writer(&mut *buffer, value)?;
+        // serde_json writes UTF-8 only.
+        let text = std::str::from_utf8(buffer).map_err(serde::ser::Error::custom)?;
+        crate::depth::check_text(text)?;
         Ok(StoredValue(text.into()))
     }
 

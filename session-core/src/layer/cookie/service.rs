@@ -27,7 +27,7 @@ use crate::error::SessionError;
 use crate::expiry::Expiry;
 use crate::layer::error_page::{self, LayerError, default_response};
 use crate::layer::session::{Base, LayerSession, Source, TowerBridge};
-use crate::layer::transport::{base_cookie, forbid_caching, removal_cookie};
+use crate::layer::transport::{forbid_caching, removal_cookie, set_cookie};
 
 /// Gives each request the session its cookie holds, as a
 /// [`LayerSession`] for the typed handles and a `tower_sessions::Session`
@@ -289,13 +289,15 @@ pub(super) fn sealed<R>(
         .keys
         .seal(&shared.settings.name, &plaintext)
         .ok_or(Unsent::Failed("the private jar returned no cookie"))?;
-    let mut cookie = base_cookie(&shared.settings, value);
     let left = payload
         .ends_at()
         .saturating_sub(now.unix_timestamp())
         .max(1);
-    cookie.set_max_age(time::Duration::seconds(left));
-    let text = cookie.to_string();
+    let text = set_cookie(
+        &shared.settings,
+        &value,
+        Some(time::Duration::seconds(left)),
+    );
     if text.len() > COOKIE_SIZE_LIMIT {
         return Err(Unsent::TooLarge(too_large(text.len(), &payload.data)));
     }
