@@ -501,6 +501,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         deadline: OffsetDateTime,
     ) -> Result<(), SessionError> {
         self.raw.remove(field.key).await?;
+        self.raw.mark_derived(field.key);
         tracing::debug!(key = field.key, %deadline, "removed an expired session value");
         Ok(())
     }
@@ -530,6 +531,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
         };
         if self.clock.now() >= deadline {
             Box::pin(self.raw.remove(field.key)).await?;
+            self.raw.mark_derived(field.key);
             tracing::debug!(key = field.key, %deadline, "removed an expired session value");
             return Ok(None);
         }
@@ -548,6 +550,7 @@ impl<T: SessionSchema, S: RawSession> HandleCore<T, S> {
             }),
             DecodePolicy::Reset => {
                 self.raw.remove(field.key).await?;
+                self.raw.mark_derived(field.key);
                 tracing::warn!(
                     key = field.key,
                     rust_type = field.rust_type,

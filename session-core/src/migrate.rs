@@ -15,7 +15,9 @@
 //! 4. Write the current struct back (an expiring field keeps the deadline the
 //!    stored value had under the same key), remove the keys that only older
 //!    versions use, and stamp the current version. Migrating twice (two
-//!    concurrent requests) writes the same result.
+//!    concurrent requests) writes the same result, so every key written is
+//!    marked derived ([`RawSession::mark_derived`]): two instances that
+//!    migrate one session at once do not conflict.
 
 use serde_json::Value;
 
@@ -133,7 +135,7 @@ async fn migrate<T: SessionSchema, S: RawSession>(
             }
         }
     }
-    for key in chain_keys {
+    for &key in &chain_keys {
         if !T::KEYS.contains(&key) {
             core.raw().remove(key).await?;
         }
@@ -141,6 +143,14 @@ async fn migrate<T: SessionSchema, S: RawSession>(
     core.raw()
         .insert_value(version.key, Value::from(version.number))
         .await?;
+    for key in T::__FIELDS
+        .iter()
+        .map(|field| field.key)
+        .chain(chain_keys.iter().copied())
+        .chain([version.key])
+    {
+        core.raw().mark_derived(key);
+    }
     tracing::info!(
         namespace = T::NAMESPACE.unwrap_or_default(),
         from,

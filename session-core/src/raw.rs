@@ -86,6 +86,20 @@ pub trait RawSession: Clone + Send + Sync + 'static {
         }
     }
 
+    /// Says that this request's latest change to `key` is one the stored
+    /// data itself called for, not the handler: an expired value removed, a
+    /// value that no longer decodes reset, data of an older schema version
+    /// migrated. Any request that reads the same stored data makes the same
+    /// change, so a back end that merges concurrent saves (this crate's
+    /// `SessionLayer`) may take two such changes that agree as one, where
+    /// two handlers' changes to one key conflict even when equal (two
+    /// requests that each added one to a counter both wrote the same
+    /// number). The typed handles call it right after such a change; the
+    /// default does nothing.
+    fn mark_derived(&self, key: &str) {
+        let _ = key;
+    }
+
     /// Gives the session a new id and keeps its data, so an id known before a
     /// privilege change is useless after it (session fixation defence).
     fn cycle_id(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

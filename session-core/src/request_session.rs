@@ -117,6 +117,10 @@ impl RawSession for RequestSession {
         dispatch!(self, session => RawSession::encode(session, key, value).await)
     }
 
+    fn mark_derived(&self, key: &str) {
+        dispatch!(self, session => RawSession::mark_derived(session, key));
+    }
+
     async fn cycle_id(&self) -> Result<(), StoreError> {
         dispatch!(self, session => RawSession::cycle_id(session).await)
     }

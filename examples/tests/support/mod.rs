@@ -77,14 +77,8 @@ impl Browser {
             .await
             .expect("infallible");
         let status = response.status();
-        let header_text = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|value: &header::HeaderValue| value.to_str().expect("ASCII").to_owned())
-        };
-        let set_cookie = header_text(header::SET_COOKIE);
-        let location = header_text(header::LOCATION);
+        let set_cookie = header_text(response.headers(), header::SET_COOKIE);
+        let location = header_text(response.headers(), header::LOCATION);
         if let Some(set_cookie) = &set_cookie {
             let pair = set_cookie.split(';').next().unwrap_or_default().to_owned();
             self.cookie = if set_cookie.contains("Max-Age=0") {
@@ -106,6 +100,15 @@ impl Browser {
             location,
         }
     }
+}
+
+/// The text of a response header. A function, not a closure over the
+/// response, so the future of a request stays `Send` and a test can spawn
+/// it.
+fn header_text(headers: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|value| value.to_str().expect("ASCII").to_owned())
 }
 
 /// Percent-encodes a form field.

@@ -1,5 +1,6 @@
 //! Writing a request's session back: compare-and-swap, merging another
-//! request's changes to other keys, refusing everything else.
+//! request's changes to other keys and the same changes the stored data
+//! called for, refusing everything else.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ struct Changes {
     /// Key to new value (`None`: removed), only where it differs from the
     /// base.
     keys: BTreeMap<Arc<str>, Option<StoredValue>>,
+    /// Changes the stored data called for (an expired value removed, a
+    /// migration written), not the handler, as they were made; one counts
+    /// only while `keys` holds the same change.
+    derived: BTreeMap<Arc<str>, Option<StoredValue>>,
     /// The base's data is dropped (flush): the new record holds only `keys`.
     cleared: bool,
 }
@@ -57,6 +62,7 @@ impl Changes {
     fn of(state: &mut State, base: Option<&Data>) -> Self {
         let cleared = state.cleared;
         let mut keys = std::mem::take(&mut state.changes);
+        let derived = std::mem::take(&mut state.derived);
         if cleared {
             keys.retain(|_, change| change.is_some());
         } else {
@@ -69,7 +75,11 @@ impl Changes {
                 }
             });
         }
-        Changes { keys, cleared }
+        Changes {
+            keys,
+            derived,
+            cleared,
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -81,23 +91,30 @@ impl Changes {
         Data::from_map(overlay(base, self.cleared, &self.keys))
     }
 
-    /// The keys we changed that `theirs` also changed from `base`, to a
-    /// different value than ours. A key both requests changed is a conflict
-    /// even when they wrote the same value: two requests that each took the
-    /// same flash message must not both count as its single read.
+    /// The keys we changed that `theirs` also changed from `base`.
+    ///
+    /// A key both requests changed is a conflict even when they wrote the
+    /// same value, if our change was the handler's: two requests that each
+    /// took the same flash message must not both count as its single read,
+    /// and two that each added one to a counter wrote the same number. A
+    /// change the stored data called for (`derived`: an expired value
+    /// removed, a migration written) is no conflict when theirs leaves the
+    /// key the same: both removed it, or wrote the same JSON value. Values
+    /// are compared as JSON trees, not text: a map that serializes in
+    /// another order in another process is the same value.
     fn clashes(&self, base: &Data, theirs: &Data) -> Vec<Arc<str>> {
         self.keys
-            .keys()
-            .filter(|key| {
-                let before = base.get(key);
+            .iter()
+            .filter(|(key, ours)| {
                 let now = theirs.get(key);
-                match (before, now) {
+                let changed = match (base.get(key), now) {
                     (Some(before), Some(now)) => !before.same_value(now),
                     (None, None) => false,
                     _ => true,
-                }
+                };
+                changed && !(self.derived.get(*key) == Some(*ours) && same(ours.as_ref(), now))
             })
-            .cloned()
+            .map(|(key, _)| Arc::clone(key))
             .collect()
     }
 }
@@ -318,6 +335,15 @@ async fn end_or_replace<S: CasStore>(
     Ok(Outcome::Conflict)
 }
 
+/// Whether two states of a key agree: both absent, or equal JSON values.
+fn same(ours: Option<&StoredValue>, theirs: Option<&StoredValue>) -> bool {
+    match (ours, theirs) {
+        (Some(ours), Some(theirs)) => ours.same_value(theirs),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// A save with changes found its record gone: deleted stays deleted.
 fn gone() -> Outcome {
     tracing::info!("a request wrote to a session that a concurrent request ended; nothing saved");
@@ -330,4 +356,70 @@ fn conflict(keys: &[Arc<str>]) -> Outcome {
         "a concurrent request changed the same session keys; nothing saved"
     );
     Outcome::Conflict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> StoredValue {
+        let raw = serde_json::value::RawValue::from_string(text.to_owned()).expect("JSON");
+        StoredValue::encode(&*raw).expect("JSON")
+    }
+
+    fn data(pairs: &[(&str, &str)]) -> Data {
+        pairs.iter().map(|(key, text)| (*key, json(text))).collect()
+    }
+
+    fn changes(keys: &[(&str, Option<&str>)], derived: &[&str]) -> Changes {
+        Changes {
+            keys: keys
+                .iter()
+                .map(|(key, text)| (Arc::from(*key), text.map(json)))
+                .collect(),
+            derived: keys
+                .iter()
+                .filter(|(key, _)| derived.contains(key))
+                .map(|(key, text)| (Arc::from(*key), text.map(json)))
+                .collect(),
+            cleared: false,
+        }
+    }
+
+    #[test]
+    fn derived_changes_that_agree_with_theirs_merge() {
+        let base = data(&[("expired", "1"), ("old", "1"), ("new", r#"{"a":1}"#)]);
+        let theirs = data(&[("new", r#"{"b":2,"a":1}"#), ("other", "7")]);
+        let ours = changes(
+            &[
+                ("expired", None),
+                ("old", None),
+                ("new", Some(r#"{"a":1,"b":2}"#)),
+            ],
+            &["expired", "old", "new"],
+        );
+        assert!(ours.clashes(&base, &theirs).is_empty());
+    }
+
+    #[test]
+    fn changes_that_disagree_or_are_the_handlers_clash() {
+        let base = data(&[("count", "1"), ("notice", r#""hi""#), ("new", "1")]);
+        let theirs = data(&[("count", "2"), ("new", "3")]);
+        let ours = changes(
+            &[("count", Some("2")), ("notice", None), ("new", Some("2"))],
+            &["new"],
+        );
+        let clashes = ours.clashes(&base, &theirs);
+        let clashes: Vec<&str> = clashes.iter().map(|key| &**key).collect();
+        assert_eq!(clashes, ["count", "new", "notice"]);
+    }
+
+    #[test]
+    fn a_derived_change_the_handler_changed_again_is_the_handlers() {
+        let base = data(&[("offer", r#""old""#)]);
+        let theirs = data(&[("offer", r#""new""#)]);
+        let mut ours = changes(&[("offer", Some(r#""new""#))], &[]);
+        ours.derived.insert(Arc::from("offer"), None);
+        assert_eq!(ours.clashes(&base, &theirs).len(), 1);
+    }
 }

@@ -18,7 +18,10 @@
 //!   revision that was loaded. When another request saved in between, the
 //!   changes to different keys are merged; a key changed by both is a
 //!   conflict: the request is answered `409 Conflict` and nothing it wrote
-//!   is saved.
+//!   is saved. A change the stored data called for (an expired value
+//!   removed, a migration written; see
+//!   [`RawSession::mark_derived`](crate::RawSession::mark_derived)) merges
+//!   with the other's when both left the key the same JSON value.
 //! - **Deleted stays deleted.** A log out, `flush` or id rotation deletes the
 //!   record for good; a concurrent save to it is refused (`409`), and a
 //!   request that still carries the ended id cannot start a session with

@@ -143,6 +143,10 @@ pub(crate) struct State {
     /// Values written (`Some`) or removed (`None`) by this request, over
     /// the base (or over nothing, after a flush).
     pub(crate) changes: BTreeMap<Arc<str>, Option<StoredValue>>,
+    /// Changes the stored data itself called for
+    /// ([`RawSession::mark_derived`]), as they were made: a key's change
+    /// counts as derived while `changes` still holds the same one.
+    pub(crate) derived: BTreeMap<Arc<str>, Option<StoredValue>>,
     /// The base's data no longer counts (flush): only `changes` remain.
     pub(crate) cleared: bool,
     /// The stored id must end: a flush (log out) or a new id.
@@ -440,6 +444,14 @@ impl RawSession for LayerSession {
         }
         self.write(key, Some(stored)).await?;
         Ok(())
+    }
+
+    fn mark_derived(&self, key: &str) {
+        let mut state = lock(&self.inner.state);
+        if let Some((key, change)) = state.changes.get_key_value(key) {
+            let (key, change) = (Arc::clone(key), change.clone());
+            state.derived.insert(key, change);
+        }
     }
 
     async fn cycle_id(&self) -> Result<(), StoreError> {
