@@ -180,6 +180,15 @@ async fn raw_typed_raw(session: Session, visit: VisitSession) -> Result<String, 
     Ok(format!("{before:?} {after:?}"))
 }
 
+/// Writes through the typed handle, then reads the raw view, which has not
+/// read before, in one request.
+async fn typed_then_raw(session: Session, visit: VisitSession) -> Result<String, SessionError> {
+    let count = visit.count().await?;
+    visit.set_count(count + 5).await?;
+    let raw: Option<u64> = session.get("visit.count").await?;
+    Ok(format!("{raw:?}"))
+}
+
 /// The raw view of the count, as tower-sessions code reads it.
 async fn raw_count(session: Session) -> Result<String, SessionError> {
     let count: Option<u64> = session.get("visit.count").await?;
@@ -200,6 +209,7 @@ fn routes(hold: Arc<Hold>) -> Router {
     Router::new()
         .route("/raw-then-typed", post(raw_then_typed))
         .route("/raw-typed-raw", post(raw_typed_raw))
+        .route("/typed-then-raw", post(typed_then_raw))
         .route("/raw-count", get(raw_count))
         .route("/keep-typed", get(keep_typed))
         .route("/count", get(read).post(increment))
@@ -1017,6 +1027,24 @@ async fn a_typed_write_is_seen_by_a_raw_view_that_already_read() {
     );
     let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
     assert_eq!(typed.body, "11");
+}
+
+#[tokio::test]
+async fn a_typed_write_is_seen_by_a_raw_view_that_reads_after_it() {
+    let (app, _store) = default_app();
+    let fresh = send(&app, "POST", "/typed-then-raw", &[]).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    assert_eq!(fresh.body, "Some(5)", "in a session the request starts");
+    let cookie = fresh.cookie();
+    let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(typed.body, "5", "and saved once");
+    let known = send(&app, "POST", "/typed-then-raw", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        known.body, "Some(10)",
+        "in a stored session whose raw view had not loaded"
+    );
+    let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(typed.body, "10");
 }
 
 #[tokio::test]

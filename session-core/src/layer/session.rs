@@ -248,12 +248,13 @@ impl LayerSession {
         Ok(())
     }
 
-    /// The tower-sessions view, when it has loaded and so must see this
-    /// typed write too.
+    /// The tower-sessions view, when it must see this typed write too: it
+    /// has loaded, or the session is new, so that it never will (a
+    /// `tower_sessions::Session` without an id reads no store).
     fn loaded_tower_view(&self) -> Option<&tower_sessions_core::Session> {
-        self.tower
-            .as_ref()
-            .filter(|_| self.inner.tower_loaded.load(Ordering::Acquire))
+        self.tower.as_ref().filter(|_| {
+            self.inner.presented.is_none() || self.inner.tower_loaded.load(Ordering::Acquire)
+        })
     }
 
     /// The current value under `key`, loading the base first if needed.
@@ -526,7 +527,12 @@ impl TowerBridge {
         let view = Inner::view(base, &state);
         for (key, value) in &record.data {
             let value = StoredValue::from_value(value);
-            if view.get(key.as_str()) != Some(&value) {
+            // Compared as values: a typed write mirrored into the view comes
+            // back with its object keys sorted.
+            if !view
+                .get(key.as_str())
+                .is_some_and(|current| current.same_value(&value))
+            {
                 state.changes.insert(Arc::from(key.as_str()), Some(value));
             }
         }
