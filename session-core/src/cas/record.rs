@@ -179,23 +179,32 @@ impl Data {
     /// the values' own JSON text written as it is (no re-encoding).
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let size = self
-            .0
+        let mut out = String::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out.into_bytes()
+    }
+
+    /// About how many bytes [`Data::encode`] writes.
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.0
             .iter()
             .map(|(key, value)| key.len() + value.0.len() + 4)
-            .sum::<usize>();
-        let mut out = Vec::with_capacity(size + 2);
-        out.push(b'{');
+            .sum::<usize>()
+            + 2
+    }
+
+    /// Appends what [`Data::encode`] writes to `out`.
+    pub(crate) fn encode_into(&self, out: &mut String) {
+        out.push('{');
         for (index, (key, value)) in self.0.iter().enumerate() {
             if index > 0 {
-                out.push(b',');
+                out.push(',');
             }
-            write_json_string(&mut out, key);
-            out.push(b':');
-            out.extend_from_slice(value.0.as_bytes());
+            write_json_string(out, key);
+            out.push(':');
+            out.push_str(&value.0);
         }
-        out.push(b'}');
-        out
+        out.push('}');
     }
 
     /// Reads what [`Data::encode`] (or the previous release, which wrote
@@ -221,36 +230,52 @@ impl Data {
                 ));
             }
         }
-        let raw: BTreeMap<std::borrow::Cow<'_, str>, &RawValue> = serde_json::from_slice(bytes)
-            .map_err(|error| {
-                CasError::Decode(format!("a stored session record is corrupt: {error}"))
-            })?;
-        Ok(Data::from_map(
+        let raw: RawData<'_> = serde_json::from_slice(bytes).map_err(|error| {
+            CasError::Decode(format!("a stored session record is corrupt: {error}"))
+        })?;
+        Ok(Data::from_raw(raw))
+    }
+
+    /// The data of a record parsed as far as [`RawData`].
+    pub(crate) fn from_raw(raw: RawData<'_>) -> Self {
+        Data::from_map(
             raw.into_iter()
                 .map(|(key, value)| (Arc::from(key), StoredValue::from_raw(value)))
                 .collect(),
-        ))
+        )
     }
 }
 
+/// A record's JSON object parsed as far as its keys: each value is still
+/// the text it was stored as, borrowed from the bytes read.
+pub(crate) type RawData<'a> = BTreeMap<std::borrow::Cow<'a, str>, &'a RawValue>;
+
 /// Writes `text` as a JSON string: quoted, with `"`, backslash and control
-/// characters escaped.
-fn write_json_string(out: &mut Vec<u8>, text: &str) {
+/// characters escaped; everything else is copied in runs.
+fn write_json_string(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for &byte in text.as_bytes() {
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xf)]);
-            }
-            _ => out.push(byte),
+    out.push('"');
+    let mut run = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `at` is an ASCII byte, so a character boundary.
+        out.push_str(&text[run..at]);
+        run = at + 1;
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        } else {
+            out.push_str(escape);
         }
     }
-    out.push(b'"');
+    out.push_str(&text[run..]);
+    out.push('"');
 }
 
 impl<K: Into<Arc<str>>> FromIterator<(K, StoredValue)> for Data {
@@ -326,6 +351,33 @@ mod tests {
                 "{bytes:?}"
             );
         }
+    }
+
+    #[test]
+    fn keys_are_escaped_so_that_any_json_reader_reads_them_back() {
+        let keys = [
+            "plain",
+            "quote\"d",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}\u{1f}",
+            "é€😀",
+            "",
+        ];
+        let data: Data = keys
+            .iter()
+            .map(|key| (*key, StoredValue::from(serde_json::json!(1))))
+            .collect();
+        let bytes = data.encode();
+        let read: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).expect("well-formed JSON");
+        let mut expected: Vec<&str> = keys.to_vec();
+        expected.sort_unstable();
+        assert_eq!(
+            read.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(Data::decode(&bytes).expect("decodes"), data);
     }
 
     #[test]

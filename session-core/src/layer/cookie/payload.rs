@@ -15,10 +15,9 @@
 use std::fmt::Write as _;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::cas::{Data, SessionId};
+use crate::cas::{Data, RawData, SessionId};
 
 /// The format this build writes, and the only one it reads.
 pub(super) const FORMAT_VERSION: u32 = 1;
@@ -48,7 +47,7 @@ struct Incoming<'a> {
     idle_until: Option<i64>,
     absolute_until: i64,
     #[serde(borrow)]
-    data: &'a RawValue,
+    data: RawData<'a>,
 }
 
 /// Why an opened cookie does not give a session. Logged at debug level
@@ -85,8 +84,7 @@ impl Payload {
     /// URL-safe base64, so they need no escaping; the data is written as
     /// the stores write it.
     pub(super) fn encode(&self) -> String {
-        let data = self.data.encode();
-        let mut text = String::with_capacity(128 + data.len());
+        let mut text = String::with_capacity(128 + self.data.encoded_len());
         // Writing to a `String` cannot fail.
         let _ = write!(
             text,
@@ -98,7 +96,7 @@ impl Payload {
             None => write!(text, "null"),
         };
         let _ = write!(text, r#","absolute_until":{},"data":"#, self.absolute_until);
-        text.push_str(&String::from_utf8_lossy(&data));
+        self.data.encode_into(&mut text);
         text.push('}');
         text
     }
@@ -111,14 +109,12 @@ impl Payload {
             return Err(Rejection::Malformed);
         }
         let id = incoming.id.parse().map_err(|_| Rejection::Malformed)?;
-        let data =
-            Data::decode(incoming.data.get().as_bytes()).map_err(|_| Rejection::Malformed)?;
         Ok(Payload {
             id,
             issued: incoming.issued,
             idle_until: incoming.idle_until,
             absolute_until: incoming.absolute_until,
-            data,
+            data: Data::from_raw(incoming.data),
         })
     }
 
