@@ -189,6 +189,26 @@ async fn typed_then_raw(session: Session, visit: VisitSession) -> Result<String,
     Ok(format!("{raw:?}"))
 }
 
+/// Logs out through the raw tower-sessions API, then leaves a notice, as a
+/// "you are logged out" flash would.
+async fn raw_log_out_with_notice(session: Session) -> Result<(), SessionError> {
+    session.delete().await?;
+    session.insert("visit.notice", "logged out").await?;
+    Ok(())
+}
+
+/// Logs out through the raw tower-sessions API.
+async fn raw_log_out(session: Session) -> Result<(), SessionError> {
+    session.delete().await?;
+    Ok(())
+}
+
+/// The raw view's notice.
+async fn raw_notice(session: Session) -> Result<String, SessionError> {
+    let notice: Option<String> = session.get("visit.notice").await?;
+    Ok(notice.unwrap_or_default())
+}
+
 /// The raw view of the count, as tower-sessions code reads it.
 async fn raw_count(session: Session) -> Result<String, SessionError> {
     let count: Option<u64> = session.get("visit.count").await?;
@@ -210,6 +230,9 @@ fn routes(hold: Arc<Hold>) -> Router {
         .route("/raw-then-typed", post(raw_then_typed))
         .route("/raw-typed-raw", post(raw_typed_raw))
         .route("/typed-then-raw", post(typed_then_raw))
+        .route("/raw-logout", post(raw_log_out))
+        .route("/raw-logout-notice", post(raw_log_out_with_notice))
+        .route("/raw-notice", get(raw_notice))
         .route("/raw-count", get(raw_count))
         .route("/keep-typed", get(keep_typed))
         .route("/count", get(read).post(increment))
@@ -1045,6 +1068,64 @@ async fn a_typed_write_is_seen_by_a_raw_view_that_reads_after_it() {
     );
     let typed = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
     assert_eq!(typed.body, "10");
+}
+
+#[tokio::test]
+async fn a_raw_log_out_ends_the_session_in_every_expiry_mode() {
+    let expiries = [
+        None,
+        Some(Expiry::OnSessionEnd),
+        Some(Expiry::OnInactivity(Duration::minutes(30))),
+        Some(Expiry::AtDateTime(
+            time::OffsetDateTime::now_utc() + Duration::days(1),
+        )),
+    ];
+    for expiry in expiries {
+        let store = CasMemoryStore::new();
+        let mut builder = SessionLayer::builder(store.clone());
+        if let Some(expiry) = expiry {
+            builder = builder.with_expiry(expiry);
+        }
+        let app = app(builder);
+        let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+        send(&app, "POST", "/count", &[("cookie", &cookie)]).await;
+
+        let out = send(&app, "POST", "/raw-logout", &[("cookie", &cookie)]).await;
+        assert_eq!(out.status, StatusCode::OK, "{expiry:?}: {}", out.body);
+        let removal = out.set_cookie().expect("a removal cookie");
+        assert_eq!(removal.value(), "", "{expiry:?}");
+        let after = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+        assert_eq!(after.body, "0", "{expiry:?}: the old id reads nothing");
+    }
+}
+
+#[tokio::test]
+async fn a_raw_log_out_followed_by_a_write_starts_a_new_session_without_the_old_data() {
+    let expiries = [None, Some(Expiry::OnInactivity(Duration::minutes(30)))];
+    for expiry in expiries {
+        let store = CasMemoryStore::new();
+        let mut builder = SessionLayer::builder(store.clone());
+        if let Some(expiry) = expiry {
+            builder = builder.with_expiry(expiry);
+        }
+        let app = app(builder);
+        let old = send(&app, "POST", "/count", &[]).await.cookie();
+        send(&app, "POST", "/count", &[("cookie", &old)]).await;
+
+        let out = send(&app, "POST", "/raw-logout-notice", &[("cookie", &old)]).await;
+        assert_eq!(out.status, StatusCode::OK, "{expiry:?}: {}", out.body);
+        let new = out.cookie();
+        assert_ne!(new, old, "{expiry:?}: a new id");
+        let notice = send(&app, "GET", "/raw-notice", &[("cookie", &new)]).await;
+        assert_eq!(notice.body, "logged out", "{expiry:?}");
+        let count = send(&app, "GET", "/count", &[("cookie", &new)]).await;
+        assert_eq!(
+            count.body, "0",
+            "{expiry:?}: the ended data is not carried over"
+        );
+        let gone = send(&app, "GET", "/count", &[("cookie", &old)]).await;
+        assert_eq!(gone.body, "0", "{expiry:?}: the old id reads nothing");
+    }
 }
 
 #[tokio::test]

@@ -151,6 +151,10 @@ pub(crate) struct State {
     pub(crate) cleared: bool,
     /// The stored id must end: a flush (log out) or a new id.
     pub(crate) end_id: bool,
+    /// The data as it stood when raw tower-sessions code deleted the
+    /// session: what that view still holds afterwards is left over from
+    /// the ended session, not written anew.
+    pub(crate) deleted_view: Option<BTreeMap<Arc<str>, StoredValue>>,
     /// The session's expiry setting.
     pub(crate) expiry: Option<Expiry>,
     /// Whether the handler changed it, so the record must be saved with
@@ -513,9 +517,15 @@ impl TowerBridge {
     /// Takes the tower-sessions view's data as the session's: every key
     /// whose value differs from the current one is a change. A view that
     /// never loaded (a raw `clear()`) still builds on the stored record.
+    ///
+    /// After a raw `delete()`, a `save` (the view kept its id: a log out
+    /// followed by writes) takes only the values that differ from the
+    /// deleted session's, so the ended data is never written again; a
+    /// `create` (the view dropped its id: `cycle_id`) takes them all.
     async fn adopt(
         &self,
         record: &tower_sessions_core::session::Record,
+        after_delete: AfterDelete,
     ) -> tower_sessions_core::session_store::Result<()> {
         self.inner.tower_loaded.store(true, Ordering::Release);
         let base = self
@@ -525,8 +535,19 @@ impl TowerBridge {
             .map_err(|error| Self::failed(&error))?;
         let mut state = self.inner.state().map_err(|error| Self::failed(&error))?;
         let view = Inner::view(base, &state);
+        let leftover = match after_delete {
+            AfterDelete::KeepsId => state.deleted_view.clone(),
+            AfterDelete::NewId => None,
+        };
         for (key, value) in &record.data {
             let value = StoredValue::from_value(value);
+            if leftover
+                .as_ref()
+                .and_then(|ended| ended.get(key.as_str()))
+                .is_some_and(|ended| ended.same_value(&value))
+            {
+                continue;
+            }
             // Compared as values: a typed write mirrored into the view comes
             // back with its object keys sorted.
             if !view
@@ -543,6 +564,17 @@ impl TowerBridge {
         }
         Ok(())
     }
+}
+
+/// How a save of the tower-sessions view follows a raw `delete()`.
+#[derive(Clone, Copy)]
+enum AfterDelete {
+    /// The view kept its id (`save`): its values left over from the
+    /// deleted session are not taken.
+    KeepsId,
+    /// The view dropped its id (`create`, after `cycle_id`): all its values
+    /// are the new session's.
+    NewId,
 }
 
 #[async_trait]
@@ -587,7 +619,7 @@ impl tower_sessions_core::SessionStore for TowerBridge {
         &self,
         record: &tower_sessions_core::session::Record,
     ) -> tower_sessions_core::session_store::Result<()> {
-        self.adopt(record).await
+        self.adopt(record, AfterDelete::KeepsId).await
     }
 
     async fn create(
@@ -596,7 +628,7 @@ impl tower_sessions_core::SessionStore for TowerBridge {
     ) -> tower_sessions_core::session_store::Result<()> {
         // The id is final only once the store accepts the record, after the
         // handler returned; until then the view keeps the one it has.
-        self.adopt(record).await
+        self.adopt(record, AfterDelete::NewId).await
     }
 
     async fn delete(
@@ -611,7 +643,12 @@ impl tower_sessions_core::SessionStore for TowerBridge {
             .map_err(|error| Self::failed(&error))?;
         // The stored session ends (`delete`, `flush`), and whatever the view
         // saves after this (`cycle_id` saves all its data) starts a new one.
+        let base = self.inner.loaded_base();
         let mut state = self.inner.state().map_err(|error| Self::failed(&error))?;
+        let view = base
+            .map(|base| Inner::view(base, &state))
+            .unwrap_or_default();
+        state.deleted_view = Some(view);
         state.changes.clear();
         state.cleared = true;
         state.end_id = true;
