@@ -129,9 +129,30 @@ pub enum SessionError {
         /// more once sealed). Never the values.
         largest: Vec<(String, usize)>,
     },
+
+    /// A session record of `SessionLayer` grew past the layer's record
+    /// limit (`SessionLayerBuilder::with_record_limit`). Nothing of the
+    /// request was stored: the previous record stays as it was, and the
+    /// response is a `500`. The layer logs this error; a handler never
+    /// gets it, since the record is stored after the handler returned.
+    #[error(
+        "the session record would take {size} bytes, over the layer's record limit of {limit} \
+         bytes; the largest values: {}",
+        list_sizes(.largest)
+    )]
+    RecordTooLarge {
+        /// The length of the encoded record, in bytes.
+        size: usize,
+        /// The layer's record limit, in bytes.
+        limit: usize,
+        /// The storage keys taking the most room, largest first, with the
+        /// bytes each takes in the record. Never the values.
+        largest: Vec<(String, usize)>,
+    },
 }
 
-/// `` `key` 12 bytes, `other` 3 bytes `` for [`SessionError::CookieTooLarge`].
+/// `` `key` 12 bytes, `other` 3 bytes `` for [`SessionError::CookieTooLarge`]
+/// and [`SessionError::RecordTooLarge`].
 fn list_sizes(sizes: &[(String, usize)]) -> String {
     let listed: Vec<String> = sizes
         .iter()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::record_limit;
 use super::session::{Base, State, overlay};
 use crate::cas::{
     CasError, CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written,
@@ -41,6 +42,9 @@ pub(crate) enum Outcome {
     Unavailable,
     /// The stored record does not decode; it was left as it is.
     Corrupt,
+    /// The record would be larger than the layer's record limit: nothing
+    /// was written.
+    TooLarge,
 }
 
 /// The changes of one request, as the commit applies them.
@@ -123,12 +127,14 @@ impl Changes {
 ///
 /// `refresh` says whether an unchanged live session must still be saved,
 /// to move its expiry (`Expiry::OnInactivity`); so must one whose expiry
-/// setting the handler changed.
+/// setting the handler changed. A record whose data changed is stored only
+/// if it takes at most `limit` bytes; a refresh stores the data as it was.
 pub(crate) async fn commit<S: CasStore>(
     store: &S,
     base: &Base,
     mut state: State,
     refresh: bool,
+    limit: usize,
 ) -> Outcome {
     let now = OffsetDateTime::now_utc();
     let expiry_date = Expiry::deadline(state.expiry, now);
@@ -142,7 +148,7 @@ pub(crate) async fn commit<S: CasStore>(
             expiry_date: stored_expiry,
         } => {
             if state.end_id {
-                end_or_replace(store, *id, *revision, data, &changes, expiry_date).await
+                end_or_replace(store, *id, *revision, data, &changes, expiry_date, limit).await
             } else if changes.is_empty() {
                 if state.expiry_changed || (refresh && expiry_date > *stored_expiry) {
                     refresh_expiry(store, *id, *revision, data, expiry_date).await
@@ -150,7 +156,16 @@ pub(crate) async fn commit<S: CasStore>(
                     Ok(Outcome::Unchanged)
                 }
             } else {
-                save(store, *id, *revision, data.clone(), &changes, expiry_date).await
+                save(
+                    store,
+                    *id,
+                    *revision,
+                    data.clone(),
+                    &changes,
+                    expiry_date,
+                    limit,
+                )
+                .await
             }
         }
         Base::Missing => {
@@ -162,7 +177,7 @@ pub(crate) async fn commit<S: CasStore>(
                     Outcome::Unchanged
                 })
             } else {
-                create(store, data, expiry_date).await
+                create(store, data, expiry_date, limit).await
             }
         }
         Base::Ended => {
@@ -198,7 +213,11 @@ async fn create<S: CasStore>(
     store: &S,
     data: Data,
     expiry_date: OffsetDateTime,
+    limit: usize,
 ) -> Result<Outcome, CasError> {
+    if record_limit::refuses(&data, limit) {
+        return Ok(Outcome::TooLarge);
+    }
     let mut record = Record {
         id: SessionId::random()?,
         data,
@@ -220,6 +239,7 @@ async fn save<S: CasStore>(
     mut base: Data,
     changes: &Changes,
     mut expiry_date: OffsetDateTime,
+    limit: usize,
 ) -> Result<Outcome, CasError> {
     for _ in 0..MAX_MERGES {
         let record = Record {
@@ -227,6 +247,9 @@ async fn save<S: CasStore>(
             data: changes.apply(Some(&base)),
             expiry_date,
         };
+        if record_limit::refuses(&record.data, limit) {
+            return Ok(Outcome::TooLarge);
+        }
         match store.save(&record, revision).await? {
             Written::Done(_) => return Ok(Outcome::Stored { id, new_id: false }),
             Written::Gone => return Ok(gone()),
@@ -281,7 +304,8 @@ async fn refresh_expiry<S: CasStore>(
 /// a log out followed by writes). A rotation deletes the old id only at the
 /// revision this request built on, so a change another request saved in
 /// between is either merged into the new record or refused, never dropped;
-/// a log out ends the session whatever was saved in between.
+/// a log out ends the session whatever was saved in between. A new record
+/// over the record limit is refused before the old one is deleted.
 async fn end_or_replace<S: CasStore>(
     store: &S,
     id: SessionId,
@@ -289,25 +313,32 @@ async fn end_or_replace<S: CasStore>(
     base: &Data,
     changes: &Changes,
     expiry_date: OffsetDateTime,
+    limit: usize,
 ) -> Result<Outcome, CasError> {
     if changes.cleared {
-        store.delete(&id, None).await?;
         let data = changes.apply(None);
+        if record_limit::refuses(&data, limit) {
+            return Ok(Outcome::TooLarge);
+        }
+        store.delete(&id, None).await?;
         return if data.is_empty() {
             Ok(Outcome::Ended)
         } else {
-            create(store, data, expiry_date).await
+            create(store, data, expiry_date, limit).await
         };
     }
     let mut base = base.clone();
     for _ in 0..MAX_MERGES {
+        let data = changes.apply(Some(&base));
+        if record_limit::refuses(&data, limit) {
+            return Ok(Outcome::TooLarge);
+        }
         match store.delete(&id, Some(revision)).await? {
             Written::Done(_) => {
-                let data = changes.apply(Some(&base));
                 return if data.is_empty() {
                     Ok(Outcome::Ended)
                 } else {
-                    create(store, data, expiry_date).await
+                    create(store, data, expiry_date, limit).await
                 };
             }
             Written::Gone => {

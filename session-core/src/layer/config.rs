@@ -21,6 +21,23 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// itself never comes back.
 pub const DEFAULT_ENDED_ID_WINDOW: time::Duration = time::Duration::seconds(5);
 
+/// The largest session record, in bytes, [`SessionLayer`](super::SessionLayer)
+/// stores by default: 64 KiB, the encoded record as the store keeps it.
+///
+/// Every request that uses a session loads its whole record, and every
+/// request that changes it writes the whole record back, so each byte is
+/// paid on every request of the session. What a session should hold (ids,
+/// a cart, tokens, flash messages) takes a few KiB at most: the cookie
+/// layer fits it in 4096 bytes. A record past 64 KiB is nearly always a
+/// bug, such as a list that grows on every request or a cache that belongs
+/// in a table of its own; the limit makes it fail at once and name its
+/// keys, instead of slowing every request of the session and filling the
+/// store. No store needs it lower (Redis keeps values up to 512 MB,
+/// PostgreSQL `bytea` up to 1 GB); raise it with
+/// [`with_record_limit`](super::SessionLayerBuilder::with_record_limit) for
+/// an app that knowingly keeps more.
+pub const DEFAULT_RECORD_LIMIT: usize = 64 * 1024;
+
 /// A setting that cannot work, found when the layer is built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -60,6 +77,9 @@ pub enum LayerConfigError {
         /// `idle` or `absolute`.
         which: &'static str,
     },
+    /// A record limit of zero would refuse every session that holds a value.
+    #[error("the record limit is zero, so no session could be stored; give it a size in bytes")]
+    ZeroRecordLimit,
     /// The header name given to `with_header` is not a valid header name.
     #[error("`{name}` is not a valid HTTP header name")]
     HeaderName {
@@ -126,6 +146,7 @@ pub(crate) struct Settings {
     pub(crate) header: Option<HeaderName>,
     pub(crate) lock_wait: Duration,
     pub(crate) ended_id_window: time::Duration,
+    pub(crate) record_limit: usize,
     pub(crate) error_page: Option<super::error_page::ErrorPages>,
     #[cfg(any(feature = "signed", feature = "private"))]
     pub(crate) key: Option<super::sealing::CookieKey>,
@@ -145,6 +166,7 @@ impl Default for Settings {
             header: None,
             lock_wait: DEFAULT_LOCK_WAIT,
             ended_id_window: DEFAULT_ENDED_ID_WINDOW,
+            record_limit: DEFAULT_RECORD_LIMIT,
             error_page: None,
             #[cfg(any(feature = "signed", feature = "private"))]
             key: None,
@@ -187,6 +209,9 @@ impl Settings {
         }
         if name.starts_with("__Secure-") && !self.secure {
             return Err(LayerConfigError::SecurePrefix { name: name.clone() });
+        }
+        if self.record_limit == 0 {
+            return Err(LayerConfigError::ZeroRecordLimit);
         }
         Ok(())
     }
@@ -255,5 +280,19 @@ mod tests {
             named("id;x").validate(),
             Err(LayerConfigError::CookieName { .. })
         ));
+    }
+
+    #[test]
+    fn a_record_limit_of_zero_is_refused() {
+        let zero = Settings {
+            record_limit: 0,
+            ..Settings::default()
+        };
+        assert_eq!(zero.validate(), Err(LayerConfigError::ZeroRecordLimit));
+        let one = Settings {
+            record_limit: 1,
+            ..Settings::default()
+        };
+        assert_eq!(one.validate(), Ok(()));
     }
 }

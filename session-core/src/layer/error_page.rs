@@ -30,7 +30,8 @@ pub enum LayerError {
     /// sessions) is unavailable.
     Unavailable,
     /// `500`: the session could not be read or written (a stored record
-    /// that does not decode, a cookie that cannot be sealed).
+    /// that does not decode, a record over `SessionLayer`'s record limit, a
+    /// cookie that cannot be sealed).
     Failed,
 }
 

@@ -31,8 +31,10 @@
 //!   fresh session under a new id.
 //! - **Nothing saved on failure.** A `5xx` from the handler saves nothing;
 //!   a store outage is a `503`, a stored record that does not decode a
-//!   `500` (and the record is left as it is); conflicts and failures never
-//!   set a cookie.
+//!   `500` (and the record is left as it is), a record that would grow past
+//!   the record limit ([`DEFAULT_RECORD_LIMIT`], see
+//!   [`SessionLayerBuilder::with_record_limit`]) a `500` that stores
+//!   nothing; conflicts and failures never set a cookie.
 //! - **Only what changes is sent.** A save under an id the client already
 //!   has sends the cookie again only to move its expiry
 //!   (`Expiry::OnInactivity`, `Expiry::AtDateTime`), so a response overtaken
@@ -53,6 +55,7 @@ mod config;
 pub mod cookie;
 mod error_page;
 mod locks;
+mod record_limit;
 #[cfg(any(feature = "signed", feature = "private"))]
 mod sealing;
 mod service;
@@ -66,7 +69,9 @@ use std::time::Duration;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "signed", feature = "private"))))]
 pub use ::cookie::Key;
 pub use ::cookie::SameSite;
-pub use config::{DEFAULT_ENDED_ID_WINDOW, DEFAULT_LOCK_WAIT, LayerConfigError};
+pub use config::{
+    DEFAULT_ENDED_ID_WINDOW, DEFAULT_LOCK_WAIT, DEFAULT_RECORD_LIMIT, LayerConfigError,
+};
 pub use error_page::{ErrorPage, ErrorPageRequest, LayerError};
 pub use service::SessionService;
 pub use session::LayerSession;
@@ -177,6 +182,35 @@ impl<S: CasStore> SessionLayerBuilder<S> {
         self
     }
 
+    /// The largest session record the layer stores, in bytes: the record
+    /// as the store keeps it, keys and JSON values (default
+    /// [`DEFAULT_RECORD_LIMIT`], 64 KiB, which says why).
+    ///
+    /// A request whose changes would leave a larger record stores nothing
+    /// (a log in that rotates the id keeps the old session) and is answered
+    /// `500` ([`LayerError::Failed`], through the error page hook if one is
+    /// set), with a `tracing` error that names the largest keys and their
+    /// sizes ([`SessionError::RecordTooLarge`](crate::SessionError::RecordTooLarge)).
+    /// A record already larger (stored before the limit was lowered) is
+    /// still read and its expiry still moved; a change that leaves it within
+    /// the limit is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_core::cas::CasMemoryStore;
+    /// use session_core::layer::SessionLayer;
+    ///
+    /// let layer = SessionLayer::builder(CasMemoryStore::new())
+    ///     .with_record_limit(16 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), session_core::layer::LayerConfigError>(())
+    /// ```
+    pub fn with_record_limit(mut self, bytes: usize) -> Self {
+        self.settings.record_limit = bytes;
+        self
+    }
+
     error_page::error_page_setter!(
         "```
 use session_core::cas::CasMemoryStore;
@@ -218,7 +252,8 @@ let layer = SessionLayer::builder(CasMemoryStore::new())
     ///
     /// [`LayerConfigError`] when browsers would refuse the cookie (a
     /// `__Host-` name with a domain, a path other than `/` or without
-    /// `Secure`; a `__Secure-` name without `Secure`), or a name is invalid.
+    /// `Secure`; a `__Secure-` name without `Secure`), a name is invalid,
+    /// or the record limit is zero.
     pub fn build(self) -> Result<SessionLayer<S>, LayerConfigError> {
         let SessionLayerBuilder {
             store,

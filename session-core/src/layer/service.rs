@@ -194,7 +194,14 @@ async fn finish<S: CasStore, B: From<&'static str>>(
         // Nothing was read or written.
         return response;
     };
-    let outcome = commit(shared.store.as_ref(), base, state, refresh).await;
+    let outcome = commit(
+        shared.store.as_ref(),
+        base,
+        state,
+        refresh,
+        shared.settings.record_limit,
+    )
+    .await;
 
     let settings = &shared.settings;
     match outcome {
@@ -222,7 +229,7 @@ async fn finish<S: CasStore, B: From<&'static str>>(
         Outcome::Conflict => return conflict_response(),
         Outcome::EndedElsewhere => return ended_response(),
         Outcome::Unavailable => return failure_response(Failure::Unavailable),
-        Outcome::Corrupt => return failure_response(Failure::Corrupt),
+        Outcome::Corrupt | Outcome::TooLarge => return failure_response(Failure::Corrupt),
     }
     response
 }
