@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, extract::State};
 use serde::Deserialize;
-use session_core::{SessionError, SessionSchema};
+use session_core::{RawSession, SessionError, SessionSchema};
 use tower_sessions::{SessionManagerLayer, SessionStore};
 
 // ANCHOR: schema
@@ -85,7 +85,10 @@ async fn login(
     if credentials.user != account.user || credentials.password != account.password {
         return Ok((StatusCode::UNAUTHORIZED, "Wrong user name or password.").into_response());
     }
+    // The id cycles (`rotate_id`), and the session's absolute lifetime
+    // starts again: the user has just authenticated.
     auth.set_user(credentials.user).await?;
+    auth.raw().mark_authenticated();
     Ok("Logged in.".into_response())
 }
 

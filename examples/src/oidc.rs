@@ -197,6 +197,7 @@ async fn callback(
     user.set_id_token(tokens.id_token).await?;
     user.set_access_token(tokens.access_token).await?;
     user.set_subject(claims.sub).await?;
+    user.raw().mark_authenticated();
     Ok(Redirect::to("/me").into_response())
 }
 // ANCHOR_END: callback

@@ -27,7 +27,7 @@ use session_core::layer::{
     ErrorPage, ErrorPageRequest, LayerConfigError, LayerError, SameSite, SessionLayer,
     SessionLayerBuilder,
 };
-use session_core::{SessionError, SessionSchema};
+use session_core::{RawSession, SessionError, SessionSchema};
 
 use self::page::{Refused, View};
 pub use self::text::Lang;
@@ -655,6 +655,9 @@ async fn login(
     // The id cycles, and the CSRF token (`clear_on_rotate`) goes with the
     // old id; the next page issues a fresh one.
     shop.set_user_id(user_id).await.map_err(failed(lang))?;
+    // A real log in: the session's absolute lifetime starts again (an id
+    // that only cycles keeps it).
+    shop.raw().mark_authenticated();
     shop.set_notice(Words::fill(words.welcome, &[&user_id.to_string()]))
         .await
         .map_err(failed(lang))?;

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use session_core::layer::cookie::{COOKIE_SIZE_LIMIT, CookieKeys, CookieSessionLayer, Revocation};
 use session_core::layer::{ErrorPage, LayerSession};
 use session_core::time::{Duration, OffsetDateTime};
-use session_core::{ManualClock, SessionError, SessionSchema, StoreError};
+use session_core::{ManualClock, RawSession, SessionError, SessionSchema, StoreError};
 use tower_sessions::Session;
 
 // ---------------------------------------------------------------- schemas
@@ -145,7 +145,20 @@ async fn issue_token(shop: ShopSession) -> Result<(), SessionError> {
     shop.set_csrf_token(TOKEN.to_owned()).await
 }
 
+// ANCHOR: login
+/// A log in: the user just authenticated, so the session's lifetime
+/// restarts, and the id cycles (`rotate_id`).
 async fn login(shop: ShopSession, Path(user): Path<u64>) -> Result<(), SessionError> {
+    shop.set_user_id(user).await?;
+    // `use session_core::RawSession;` brings the method into scope.
+    shop.raw().mark_authenticated();
+    Ok(())
+}
+// ANCHOR_END: login
+
+/// A switch to another account the user may act as: the id cycles, but
+/// nobody authenticated anew.
+async fn switch_user(shop: ShopSession, Path(user): Path<u64>) -> Result<(), SessionError> {
     shop.set_user_id(user).await
 }
 
@@ -194,6 +207,7 @@ fn routes() -> Router {
         .route("/locale/{locale}", post(set_locale))
         .route("/token", post(issue_token))
         .route("/login/{user}", post(login))
+        .route("/switch/{user}", post(switch_user))
         .route("/logout", post(logout))
         .route("/notice", get(take_notice))
         .route("/big/{bytes}", post(big))
@@ -1042,6 +1056,53 @@ async fn the_absolute_deadline_is_never_extended() {
             view.cart.len(),
             1,
             "a replayed cookie brings nothing back: {view:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cycling_the_id_keeps_the_absolute_deadline_and_a_log_in_restarts_it() {
+    let clock = ManualClock::starting_at_unix(START);
+    let to = serve(clocked_app(&clock)).await;
+    let http = Http::new();
+    let mut browser = Browser::new(&http, to);
+    browser.send("POST", "/login/7").await;
+    for step in 1..=5 {
+        clock.advance(Duration::minutes(20));
+        let before = browser.cookie();
+        let reply = browser
+            .send("POST", &format!("/switch/{}", 7 + step % 2))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_ne!(browser.cookie(), before, "the id cycles");
+    }
+    clock.advance(Duration::minutes(20) - Duration::seconds(1));
+    assert!(
+        browser.view().await.user_id.is_some(),
+        "alive one second before 2 hours after the log in"
+    );
+    clock.advance(Duration::seconds(1));
+    let reply = browser.send("GET", "/state").await;
+    assert_eq!(
+        reply.view(),
+        View::empty(),
+        "2 hours after the log in the session ends, however often its id cycled"
+    );
+
+    // Idle 30 minutes: a request every 20 keeps the session in use.
+    let mut again = Browser::new(&http, to);
+    again.send("POST", "/login/7").await;
+    for _ in 0..5 {
+        clock.advance(Duration::minutes(20));
+        assert_eq!(again.view().await.user_id, Some(7));
+    }
+    again.send("POST", "/login/8").await;
+    for _ in 0..5 {
+        clock.advance(Duration::minutes(20));
+        assert_eq!(
+            again.view().await.user_id,
+            Some(8),
+            "a new log in restarts the two hours"
         );
     }
 }

@@ -100,6 +100,16 @@ pub trait RawSession: Clone + Send + Sync + 'static {
         let _ = key;
     }
 
+    /// Tells the session that its user has just authenticated (a log in, a
+    /// password entered again): the session's absolute lifetime starts
+    /// again from now. Cycling the id alone ([`cycle_id`](Self::cycle_id),
+    /// a `rotate_id` field) does not restart it, so a copied cookie cannot
+    /// be kept alive by switching roles. Under the cookie-session layer the
+    /// cookie's absolute deadline and its `issued` instant (what a
+    /// revocation check compares) restart; the default does nothing, for
+    /// back ends with no absolute deadline.
+    fn mark_authenticated(&self) {}
+
     /// Gives the session a new id and keeps its data, so an id known before a
     /// privilege change is useless after it (session fixation defence).
     fn cycle_id(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

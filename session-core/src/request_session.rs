@@ -121,6 +121,10 @@ impl RawSession for RequestSession {
         dispatch!(self, session => RawSession::mark_derived(session, key));
     }
 
+    fn mark_authenticated(&self) {
+        dispatch!(self, session => RawSession::mark_authenticated(session));
+    }
+
     async fn cycle_id(&self) -> Result<(), StoreError> {
         dispatch!(self, session => RawSession::cycle_id(session).await)
     }

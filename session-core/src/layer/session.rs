@@ -151,6 +151,9 @@ pub(crate) struct State {
     pub(crate) cleared: bool,
     /// The stored id must end: a flush (log out) or a new id.
     pub(crate) end_id: bool,
+    /// The handler said its user has just authenticated
+    /// ([`RawSession::mark_authenticated`]).
+    pub(crate) authenticated: bool,
     /// The data as it stood when raw tower-sessions code deleted the
     /// session: what that view still holds afterwards is left over from
     /// the ended session, not written anew.
@@ -457,6 +460,10 @@ impl RawSession for LayerSession {
             let (key, change) = (Arc::clone(key), change.clone());
             state.derived.insert(key, change);
         }
+    }
+
+    fn mark_authenticated(&self) {
+        lock(&self.inner.state).authenticated = true;
     }
 
     async fn cycle_id(&self) -> Result<(), StoreError> {

@@ -46,8 +46,9 @@
 //! - `id`: the session id (a tower-sessions `Id`: 16 random bytes, 22
 //!   characters of URL-safe base64). `Session::id()` returns it; it changes
 //!   when the id cycles (`cycle_id`, `rotate_id` fields).
-//! - `issued`: when the session was created or its id last cycled, in Unix
-//!   seconds. The [revocation check](Revocation) compares it.
+//! - `issued`: when the session was created or its user last authenticated
+//!   ([`mark_authenticated`](crate::RawSession::mark_authenticated)), in
+//!   Unix seconds. The [revocation check](Revocation) compares it.
 //! - `idle_until`: the idle deadline in Unix seconds, or `null` without an
 //!   idle timeout.
 //! - `absolute_until`: the absolute deadline in Unix seconds.
@@ -85,7 +86,13 @@
 //! # Deadlines
 //!
 //! - **Absolute** ([`DEFAULT_ABSOLUTE_TIMEOUT`], 7 days): counted from when
-//!   the session was issued, never extended. Since a copy of a cookie stays
+//!   the session was issued, never extended. Cycling the id (a `rotate_id`
+//!   field, `cycle_id`) keeps it; only a new authentication, which the app
+//!   marks with [`mark_authenticated`](crate::RawSession::mark_authenticated)
+//!   at log in, starts it again, so switching roles or accounts cannot keep
+//!   a copied cookie alive. A log out (`flush`) ends the session, and what
+//!   the request writes after it (a "logged out" notice) is a new session.
+//!   Since a copy of a cookie stays
 //!   valid until this deadline (see below), it bounds how long a stolen
 //!   cookie works; a week keeps a weekly visitor logged in and is well
 //!   inside OWASP ASVS 3.3's 30 days for level 1. A shorter setting applies
@@ -291,8 +298,9 @@ impl<R: Revocation> CookieSessionLayerBuilder<R> {
         self
     }
 
-    /// How long a session stays valid after it was created or its id last
-    /// cycled (default [`DEFAULT_ABSOLUTE_TIMEOUT`]); `build` refuses zero.
+    /// How long a session stays valid after it was created or its user last
+    /// authenticated (default [`DEFAULT_ABSOLUTE_TIMEOUT`]); `build` refuses
+    /// zero.
     pub fn with_absolute_timeout(mut self, timeout: Duration) -> Self {
         self.absolute = timeout;
         self

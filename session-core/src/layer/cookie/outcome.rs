@@ -76,14 +76,49 @@ impl Timeouts {
             .map_or(absolute, |idle| idle.min(absolute))
     }
 
-    /// A new session, issued at `now`.
-    pub(super) fn issue(&self, id: SessionId, data: Data, now: OffsetDateTime) -> Payload {
+    /// A session under a new id, issued at `now`, or keeping the lifetime
+    /// of the session it replaces.
+    pub(super) fn issue(
+        &self,
+        id: SessionId,
+        data: Data,
+        lifetime: Option<Lifetime>,
+        now: OffsetDateTime,
+    ) -> Payload {
+        let lifetime = lifetime.unwrap_or_else(|| self.lifetime_from(now));
         Payload {
             id,
-            issued: now.unix_timestamp(),
+            issued: lifetime.issued,
             idle_until: self.idle_until(now),
-            absolute_until: now.saturating_add(self.absolute).unix_timestamp(),
+            absolute_until: lifetime.absolute_until,
             data,
+        }
+    }
+
+    /// The lifetime of a session authenticated at `now`.
+    fn lifetime_from(&self, now: OffsetDateTime) -> Lifetime {
+        Lifetime {
+            issued: now.unix_timestamp(),
+            absolute_until: now.saturating_add(self.absolute).unix_timestamp(),
+        }
+    }
+}
+
+/// When a session was issued (its user last authenticated) and so when it
+/// ends, whatever happens to its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Lifetime {
+    /// In Unix seconds.
+    pub(super) issued: i64,
+    /// The absolute deadline, in Unix seconds.
+    pub(super) absolute_until: i64,
+}
+
+impl Lifetime {
+    fn of(payload: &Payload) -> Self {
+        Lifetime {
+            issued: payload.issued,
+            absolute_until: payload.absolute_until,
         }
     }
 }
@@ -109,6 +144,8 @@ pub(super) struct Request<'a> {
     pub(super) cleared: bool,
     /// It ended the session's id (`flush`, `cycle_id`, a `rotate_id` field).
     pub(super) new_id: bool,
+    /// It said its user has just authenticated: the lifetime restarts.
+    pub(super) authenticated: bool,
 }
 
 /// What to do with the cookie.
@@ -120,8 +157,10 @@ pub(super) enum Outcome {
     Remove,
     /// Seal this session and send it.
     Send(Payload),
-    /// Issue a new session of this data, under a new id, and send it.
-    Issue(Data),
+    /// Issue a session of this data under a new id, and send it: with the
+    /// lifetime of the session it replaces (an id cycled without a new
+    /// authentication), or a new one.
+    Issue(Data, Option<Lifetime>),
 }
 
 /// Decides what the response does with the cookie.
@@ -137,7 +176,7 @@ pub(super) fn decide(request: &Request<'_>, timeouts: &Timeouts, now: OffsetDate
             .changes
             .iter()
             .any(|(key, change)| base.and_then(|data| data.get(key)) != change.as_ref());
-    if !changed && !request.new_id {
+    if !changed && !request.new_id && !request.authenticated {
         return match request.opened {
             Some(opened) if request.used && timeouts.refresh_due(opened, now) => {
                 Outcome::Send(Payload {
@@ -153,14 +192,31 @@ pub(super) fn decide(request: &Request<'_>, timeouts: &Timeouts, now: OffsetDate
     if data.is_empty() {
         return remove;
     }
+    // A log out (`flush`) ended the session: what it writes after that is
+    // a new one, as is the session of a new authentication.
+    let lifetime = match request.opened {
+        Some(opened) if !request.authenticated && !request.cleared => {
+            Some(Lifetime::of(&opened.payload))
+        }
+        _ => None,
+    };
     match request.opened {
-        Some(opened) if !request.new_id => Outcome::Send(Payload {
-            idle_until: timeouts.idle_until(now),
-            data,
-            ..opened.payload.clone()
-        }),
-        // No session, a refused or revoked one, or a new id: a new session.
-        _ => Outcome::Issue(data),
+        Some(opened) if !request.new_id => {
+            let Lifetime {
+                issued,
+                absolute_until,
+            } = lifetime.unwrap_or_else(|| timeouts.lifetime_from(now));
+            Outcome::Send(Payload {
+                issued,
+                idle_until: timeouts.idle_until(now),
+                absolute_until,
+                data,
+                ..opened.payload.clone()
+            })
+        }
+        // A new id keeps the session's lifetime; no session, or a refused
+        // or revoked one, gives a new session.
+        _ => Outcome::Issue(data, lifetime),
     }
 }
 
@@ -224,6 +280,7 @@ mod tests {
             changes,
             cleared: false,
             new_id: false,
+            authenticated: false,
         }
     }
 
@@ -235,6 +292,7 @@ mod tests {
             changes,
             cleared: false,
             new_id: false,
+            authenticated: false,
         }
     }
 
@@ -243,9 +301,9 @@ mod tests {
         let changes = set(1);
         assert_eq!(
             decide(&fresh(&changes), &timeouts(), at(NOW)),
-            Outcome::Issue(data(1))
+            Outcome::Issue(data(1), None)
         );
-        let issued = timeouts().issue(SessionId::from_i128(5), data(1), at(NOW));
+        let issued = timeouts().issue(SessionId::from_i128(5), data(1), None, at(NOW));
         assert_eq!(
             issued,
             Payload {
@@ -368,8 +426,10 @@ mod tests {
             Outcome::Issue(
                 [("shop.notice", json!("Logged out").into())]
                     .into_iter()
-                    .collect()
-            )
+                    .collect(),
+                None
+            ),
+            "a log out ends the session: the notice is a new one's"
         );
         let cycled = Request {
             new_id: true,
@@ -377,9 +437,37 @@ mod tests {
         };
         assert_eq!(
             decide(&cycled, &timeouts(), at(NOW)),
-            Outcome::Issue(data(1))
+            Outcome::Issue(data(1), Some(LIFETIME)),
+            "a cycled id keeps the session's lifetime"
+        );
+        let logged_in = Request {
+            authenticated: true,
+            ..cycled
+        };
+        assert_eq!(
+            decide(&logged_in, &timeouts(), at(NOW)),
+            Outcome::Issue(data(1), None),
+            "a new authentication restarts it"
+        );
+        let reauthenticated = Request {
+            authenticated: true,
+            ..used(&opened, NOTHING)
+        };
+        assert!(
+            matches!(
+                decide(&reauthenticated, &timeouts(), at(NOW)),
+                Outcome::Send(Payload { id, issued: NOW, absolute_until, .. })
+                    if id == SessionId::from_i128(9) && absolute_until == NOW + 7 * 86_400
+            ),
+            "without a new id too"
         );
     }
+
+    /// The lifetime of [`opened`].
+    const LIFETIME: Lifetime = Lifetime {
+        issued: NOW - 3600,
+        absolute_until: NOW + 86_400,
+    };
 
     #[test]
     fn a_refused_or_revoked_cookie_is_replaced_by_a_new_session() {
@@ -390,7 +478,7 @@ mod tests {
         };
         assert_eq!(
             decide(&state, &timeouts(), at(NOW)),
-            Outcome::Issue(data(3))
+            Outcome::Issue(data(3), None)
         );
     }
 

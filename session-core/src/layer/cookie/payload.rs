@@ -27,7 +27,8 @@ pub(super) const FORMAT_VERSION: u32 = 1;
 pub(super) struct Payload {
     /// The session's public id: what `Session::id` returns.
     pub(super) id: SessionId,
-    /// When the session was created or its id last cycled (a log in), in
+    /// When the session was created or its user last authenticated
+    /// ([`RawSession::mark_authenticated`](crate::RawSession::mark_authenticated)), in
     /// Unix seconds: what the revocation check compares.
     pub(super) issued: i64,
     /// The idle deadline in Unix seconds, `None` without an idle timeout.

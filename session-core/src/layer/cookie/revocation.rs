@@ -17,8 +17,10 @@ use crate::layer::LayerSession;
 /// deadline. With a revocation check the app keeps one instant per user
 /// (say, a `sessions_valid_after` column), and a session issued before that
 /// instant reads as empty and its cookie is removed. A session is issued
-/// when it is created and again whenever its id cycles (a log in, with
-/// `rotate_id` fields).
+/// when it is created and again when the app marks a new authentication
+/// ([`RawSession::mark_authenticated`](crate::RawSession::mark_authenticated),
+/// at log in): after a password change, mark the request that changed it,
+/// and its own session stays valid.
 ///
 /// The check runs once per request, on the first access to the session,
 /// and costs whatever the app's lookup costs. A request that never uses its

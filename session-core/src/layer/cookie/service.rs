@@ -226,6 +226,7 @@ async fn finish<R: Revocation, B: From<&'static str>>(
         changes: &state.changes,
         cleared: state.cleared,
         new_id: state.end_id,
+        authenticated: state.authenticated,
     };
     let payload = match decide(&request, &shared.timeouts, now) {
         Outcome::Keep => return response,
@@ -236,8 +237,8 @@ async fn finish<R: Revocation, B: From<&'static str>>(
             };
         }
         Outcome::Send(payload) => payload,
-        Outcome::Issue(data) => match SessionId::random() {
-            Ok(id) => shared.timeouts.issue(id, data, now),
+        Outcome::Issue(data, lifetime) => match SessionId::random() {
+            Ok(id) => shared.timeouts.issue(id, data, lifetime, now),
             Err(error) => {
                 tracing::error!(%error, "no id could be drawn for a new cookie session");
                 return server_error();
