@@ -77,6 +77,11 @@ pub enum LayerConfigError {
         /// `idle` or `absolute`.
         which: &'static str,
     },
+    /// `with_signed_keys` or `with_private_keys` was given no key.
+    #[error(
+        "no key was given to sign or encrypt the id cookie: pass at least one, the sealing key first"
+    )]
+    NoCookieKeys,
     /// A record limit of zero would refuse every session that holds a value.
     #[error("the record limit is zero, so no session could be stored; give it a size in bytes")]
     ZeroRecordLimit,
@@ -149,7 +154,7 @@ pub(crate) struct Settings {
     pub(crate) record_limit: usize,
     pub(crate) error_page: Option<super::error_page::ErrorPages>,
     #[cfg(any(feature = "signed", feature = "private"))]
-    pub(crate) key: Option<super::sealing::CookieKey>,
+    pub(crate) keys: Option<super::sealing::CookieKeyRing>,
 }
 
 impl Default for Settings {
@@ -169,7 +174,7 @@ impl Default for Settings {
             record_limit: DEFAULT_RECORD_LIMIT,
             error_page: None,
             #[cfg(any(feature = "signed", feature = "private"))]
-            key: None,
+            keys: None,
         }
     }
 }
@@ -212,6 +217,14 @@ impl Settings {
         }
         if self.record_limit == 0 {
             return Err(LayerConfigError::ZeroRecordLimit);
+        }
+        #[cfg(any(feature = "signed", feature = "private"))]
+        if self
+            .keys
+            .as_ref()
+            .is_some_and(super::sealing::CookieKeyRing::is_empty)
+        {
+            return Err(LayerConfigError::NoCookieKeys);
         }
         Ok(())
     }

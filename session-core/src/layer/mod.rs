@@ -37,7 +37,10 @@
 //!   nothing; conflicts and failures never set a cookie.
 //! - **Only what changes is sent.** A save under an id the client already
 //!   has sends the cookie again only to move its expiry
-//!   (`Expiry::OnInactivity`, `Expiry::AtDateTime`), so a response overtaken
+//!   (`Expiry::OnInactivity`, `Expiry::AtDateTime`), or once to seal it with
+//!   the first key of a rotated ring
+//!   ([`SessionLayerBuilder::with_signed_keys`],
+//!   [`SessionLayerBuilder::with_private_keys`]), so a response overtaken
 //!   by a log in's response cannot put the old id back into the browser.
 //! - **No caching of session cookies.** A response that sets the cookie
 //!   gets `Cache-Control: no-store`.
@@ -230,19 +233,89 @@ let layer = SessionLayer::builder(CasMemoryStore::new())
     );
 
     /// Signs the cookie (HMAC-SHA256) with `key`: a forged or altered cookie
-    /// reads as no cookie.
+    /// reads as no cookie. The same as [`with_signed_keys`](Self::with_signed_keys)
+    /// with one key.
     #[cfg(feature = "signed")]
     #[cfg_attr(docsrs, doc(cfg(feature = "signed")))]
-    pub fn with_signed(mut self, key: Key) -> Self {
-        self.settings.key = Some(sealing::CookieKey::Signed(key));
+    pub fn with_signed(self, key: Key) -> Self {
+        self.with_signed_keys([key])
+    }
+
+    /// Signs the cookie (HMAC-SHA256) with the first of `keys` and accepts
+    /// a cookie signed with any of them, so the signing key can rotate
+    /// without logging anyone out: put the new key first and keep the old
+    /// one after it. A cookie signed with an older key is sent again,
+    /// signed with the first, by the first response that uses its live
+    /// session (a request that never touches the session sends nothing).
+    /// Once the old key has signed nothing for as long as your sessions
+    /// live, drop it. A cookie signed with a key not in the list reads as
+    /// no cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_core::cas::CasMemoryStore;
+    /// use session_core::layer::{Key, SessionLayer};
+    ///
+    /// # let (new_key, old_key) = (Key::generate(), Key::generate());
+    /// let layer = SessionLayer::builder(CasMemoryStore::new())
+    ///     .with_signed_keys([new_key, old_key])
+    ///     .build()?;
+    /// # Ok::<(), session_core::layer::LayerConfigError>(())
+    /// ```
+    ///
+    /// `build` fails with [`LayerConfigError::NoCookieKeys`] when `keys`
+    /// is empty.
+    #[cfg(feature = "signed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "signed")))]
+    pub fn with_signed_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.settings.keys = Some(sealing::CookieKeyRing::new(
+            sealing::Protection::Signed,
+            keys,
+        ));
         self
     }
 
-    /// Encrypts and authenticates the cookie (AES-256-GCM) with `key`.
+    /// Encrypts and authenticates the cookie (AES-256-GCM) with `key`. The
+    /// same as [`with_private_keys`](Self::with_private_keys) with one key.
     #[cfg(feature = "private")]
     #[cfg_attr(docsrs, doc(cfg(feature = "private")))]
-    pub fn with_private(mut self, key: Key) -> Self {
-        self.settings.key = Some(sealing::CookieKey::Private(key));
+    pub fn with_private(self, key: Key) -> Self {
+        self.with_private_keys([key])
+    }
+
+    /// Encrypts and authenticates the cookie (AES-256-GCM) with the first
+    /// of `keys` and accepts a cookie encrypted with any of them, so the key
+    /// can rotate without logging anyone out: put the new key first and
+    /// keep the old one after it. A cookie encrypted with an older key is
+    /// sent again, encrypted with the first, by the first response that
+    /// uses its live session (a request that never touches the session
+    /// sends nothing). Once the old key has encrypted nothing for as long
+    /// as your sessions live, drop it. A cookie encrypted with a key not in
+    /// the list reads as no cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session_core::cas::CasMemoryStore;
+    /// use session_core::layer::{Key, SessionLayer};
+    ///
+    /// # let (new_key, old_key) = (Key::generate(), Key::generate());
+    /// let layer = SessionLayer::builder(CasMemoryStore::new())
+    ///     .with_private_keys([new_key, old_key])
+    ///     .build()?;
+    /// # Ok::<(), session_core::layer::LayerConfigError>(())
+    /// ```
+    ///
+    /// `build` fails with [`LayerConfigError::NoCookieKeys`] when `keys`
+    /// is empty.
+    #[cfg(feature = "private")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private")))]
+    pub fn with_private_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.settings.keys = Some(sealing::CookieKeyRing::new(
+            sealing::Protection::Private,
+            keys,
+        ));
         self
     }
 
@@ -253,7 +326,8 @@ let layer = SessionLayer::builder(CasMemoryStore::new())
     /// [`LayerConfigError`] when browsers would refuse the cookie (a
     /// `__Host-` name with a domain, a path other than `/` or without
     /// `Secure`; a `__Secure-` name without `Secure`), a name is invalid,
-    /// or the record limit is zero.
+    /// the record limit is zero, or the cookie was to be signed or
+    /// encrypted with no key.
     pub fn build(self) -> Result<SessionLayer<S>, LayerConfigError> {
         let SessionLayerBuilder {
             store,

@@ -205,9 +205,21 @@ async fn finish<S: CasStore, B: From<&'static str>>(
 
     let settings = &shared.settings;
     match outcome {
-        Outcome::Unchanged => {}
+        Outcome::Unchanged => {
+            // A live session whose cookie an older key sealed: the cookie
+            // goes back sealed with the first key.
+            if let (true, Base::Live { id, .. }) = (presented.stale_key, base) {
+                transport::write_id(
+                    settings,
+                    presented.carrier,
+                    response.headers_mut(),
+                    Some(*id),
+                    expiry,
+                );
+            }
+        }
         Outcome::Stored { id, new_id } => {
-            if new_id || refreshes_cookie(expiry) {
+            if new_id || presented.stale_key || refreshes_cookie(expiry) {
                 transport::write_id(
                     settings,
                     presented.carrier,

@@ -26,6 +26,10 @@ pub(crate) enum Carrier {
 pub(crate) struct Presented {
     pub(crate) id: Option<SessionId>,
     pub(crate) carrier: Carrier,
+    /// The cookie was sealed with a key other than the first of the ring:
+    /// a response that knows the session is live sends it again, sealed
+    /// with the first.
+    pub(crate) stale_key: bool,
 }
 
 pub(crate) fn read_id(settings: &Settings, headers: &HeaderMap) -> Presented {
@@ -39,17 +43,22 @@ pub(crate) fn read_id(settings: &Settings, headers: &HeaderMap) -> Presented {
         return Presented {
             id,
             carrier: Carrier::Header,
+            stale_key: false,
         };
     }
+    let (id, stale_key) = cookie_id(settings, headers);
     Presented {
-        id: cookie_id(settings, headers),
+        id,
         carrier: Carrier::Cookie,
+        stale_key,
     }
 }
 
-fn cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<SessionId> {
+/// The id in the layer's cookie, and whether its cookie was sealed with an
+/// older key.
+fn cookie_id(settings: &Settings, headers: &HeaderMap) -> (Option<SessionId>, bool) {
     if !protected(settings) {
-        return plain_cookie_id(settings, headers);
+        return (plain_cookie_id(settings, headers), false);
     }
     let cookies = headers
         .get_all(COOKIE)
@@ -59,13 +68,13 @@ fn cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<SessionId> {
         .filter_map(Result::ok)
         .filter(|cookie| cookie.name() == settings.name);
     for cookie in cookies {
-        if let Some(id) =
-            opened(settings, cookie.into_owned()).and_then(|value| SessionId::from_str(&value).ok())
+        if let Some((value, stale)) = opened(settings, &cookie.into_owned())
+            && let Ok(id) = SessionId::from_str(&value)
         {
-            return Some(id);
+            return (Some(id), stale);
         }
     }
-    None
+    (None, false)
 }
 
 /// The id in a plain (unsigned, unencrypted) cookie of the layer's name:
@@ -87,7 +96,7 @@ fn plain_cookie_id(settings: &Settings, headers: &HeaderMap) -> Option<SessionId
 /// Whether the id cookie is signed or encrypted.
 #[cfg(any(feature = "signed", feature = "private"))]
 fn protected(settings: &Settings) -> bool {
-    settings.key.is_some()
+    settings.keys.is_some()
 }
 
 #[cfg(not(any(feature = "signed", feature = "private")))]
@@ -95,23 +104,23 @@ fn protected(_settings: &Settings) -> bool {
     false
 }
 
-/// The cookie's value once its signature or encryption is checked.
+/// The cookie's value once its signature or encryption is checked, and
+/// whether it was sealed with an older key.
 #[cfg(any(feature = "signed", feature = "private"))]
-fn opened(settings: &Settings, cookie: Cookie<'static>) -> Option<String> {
-    match &settings.key {
-        Some(key) => key.open(cookie),
-        None => Some(cookie.value().to_owned()),
+fn opened(settings: &Settings, cookie: &Cookie<'static>) -> Option<(String, bool)> {
+    match &settings.keys {
+        Some(keys) => keys.open(cookie).map(|opened| (opened.value, opened.stale)),
+        None => Some((cookie.value().to_owned(), false)),
     }
 }
 
 #[cfg(not(any(feature = "signed", feature = "private")))]
 #[allow(
     clippy::unnecessary_wraps,
-    clippy::needless_pass_by_value,
     reason = "the same signature as with a key, so the caller has no cfg"
 )]
-fn opened(_settings: &Settings, cookie: Cookie<'static>) -> Option<String> {
-    Some(cookie.value().to_owned())
+fn opened(_settings: &Settings, cookie: &Cookie<'static>) -> Option<(String, bool)> {
+    Some((cookie.value().to_owned(), false))
 }
 
 /// Sends `id` to the client (or tells it to forget its id, with `None`),
@@ -231,8 +240,8 @@ pub(super) fn removal_cookie(settings: &Settings) -> Cookie<'static> {
 /// The id's cookie value signed or encrypted, when the layer has a key.
 #[cfg(any(feature = "signed", feature = "private"))]
 fn sealed_value(settings: &Settings, id: SessionId) -> Option<String> {
-    let key = settings.key.as_ref()?;
-    let cookie = key.seal(Cookie::new(settings.name.clone(), id.to_string()));
+    let keys = settings.keys.as_ref()?;
+    let cookie = keys.seal(Cookie::new(settings.name.clone(), id.to_string()));
     Some(cookie.value().to_owned())
 }
 
@@ -247,8 +256,8 @@ fn sealed_value(_settings: &Settings, _id: SessionId) -> Option<String> {
 
 #[cfg(any(feature = "signed", feature = "private"))]
 fn sealed(settings: &Settings, cookie: Cookie<'static>) -> Cookie<'static> {
-    match &settings.key {
-        Some(key) => key.seal(cookie),
+    match &settings.keys {
+        Some(keys) => keys.seal(cookie),
         None => cookie,
     }
 }
