@@ -209,6 +209,11 @@ async fn raw_notice(session: Session) -> Result<String, SessionError> {
     Ok(notice.unwrap_or_default())
 }
 
+/// A page that uses no session data, like a static file.
+async fn no_session() -> &'static str {
+    "static"
+}
+
 /// The raw view of the count, as tower-sessions code reads it.
 async fn raw_count(session: Session) -> Result<String, SessionError> {
     let count: Option<u64> = session.get("visit.count").await?;
@@ -233,6 +238,7 @@ fn routes(hold: Arc<Hold>) -> Router {
         .route("/raw-logout", post(raw_log_out))
         .route("/raw-logout-notice", post(raw_log_out_with_notice))
         .route("/raw-notice", get(raw_notice))
+        .route("/static", get(no_session))
         .route("/raw-count", get(raw_count))
         .route("/keep-typed", get(keep_typed))
         .route("/count", get(read).post(increment))
@@ -1126,6 +1132,92 @@ async fn a_raw_log_out_followed_by_a_write_starts_a_new_session_without_the_old_
         let gone = send(&app, "GET", "/count", &[("cookie", &old)]).await;
         assert_eq!(gone.body, "0", "{expiry:?}: the old id reads nothing");
     }
+}
+
+/// The layer of the idle-refresh tests: `Expiry::OnInactivity` of 30
+/// minutes, and a 50 ms wait for a busy session.
+fn idle_layer<S: CasStore>(store: S) -> SessionLayerBuilder<S> {
+    SessionLayer::builder(store)
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(30)))
+        .with_lock_wait(std::time::Duration::from_millis(50))
+}
+
+#[tokio::test]
+async fn a_request_that_uses_no_session_data_never_waits_for_its_lock() {
+    let gate = Arc::new(Hold::default());
+    let app = app_holding(idle_layer(CasMemoryStore::new()), Arc::clone(&gate));
+    let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+    let held = tokio::spawn({
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move { send(&app, "POST", "/hold", &[("cookie", &cookie)]).await }
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(10), gate.loaded.notified())
+        .await
+        .expect("the held request loaded its session");
+
+    for _ in 0..3 {
+        let page = send(&app, "GET", "/static", &[("cookie", &cookie)]).await;
+        assert_eq!(
+            (page.status, page.body.as_str()),
+            (StatusCode::OK, "static"),
+            "a request that uses no session data answers while another holds the session"
+        );
+    }
+    let busy = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "one that reads the session still waits for it"
+    );
+    gate.release.notify_one();
+    let held = held.await.expect("the held request ran to its end");
+    assert_eq!(held.status, StatusCode::OK);
+    let after = send(&app, "GET", "/count", &[("cookie", &cookie)]).await;
+    assert_eq!(after.body, "2", "the held write was not disturbed");
+}
+
+#[tokio::test]
+async fn the_idle_deadline_of_an_unused_session_moves_at_most_once_a_minute() {
+    let store = CasMemoryStore::new();
+    let app = app(idle_layer(store.clone()));
+    let soon = time::OffsetDateTime::now_utc() + Duration::minutes(5);
+    let mut record = Record {
+        id: SessionId::random().expect("random bytes"),
+        data: [("visit.count", serde_json::json!(3).into())]
+            .into_iter()
+            .collect(),
+        expiry_date: soon,
+    };
+    let revision = store.create(&mut record).await.expect("create");
+    let cookie = format!("id={}", record.id);
+
+    let page = send(&app, "GET", "/static", &[("cookie", &cookie)]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let sent = page.set_cookie().expect("the moved deadline is sent");
+    assert_eq!(sent.max_age(), Some(Duration::minutes(30)));
+    let Loaded::Live {
+        record: moved,
+        revision: after,
+    } = store.load(&record.id).await.expect("load")
+    else {
+        panic!("the session lives");
+    };
+    assert!(moved.expiry_date > soon + Duration::minutes(20), "moved");
+    assert_eq!(after, revision, "without a new revision");
+    assert_eq!(moved.data, record.data);
+
+    let again = send(&app, "GET", "/static", &[("cookie", &cookie)]).await;
+    assert_eq!(again.set_cookie_text(), None, "not again within the minute");
+    let Loaded::Live { record: same, .. } = store.load(&record.id).await.expect("load") else {
+        panic!("the session lives");
+    };
+    assert_eq!(same.expiry_date, moved.expiry_date);
+
+    let unknown = format!("id={}", SessionId::random().expect("random bytes"));
+    let page = send(&app, "GET", "/static", &[("cookie", &unknown)]).await;
+    assert_eq!(page.set_cookie_text(), None, "an unknown id gets nothing");
+    assert_eq!(store.len(), 1, "and leaves no trace");
 }
 
 #[tokio::test]

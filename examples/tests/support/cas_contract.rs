@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use session_core::cas::{
-    CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Written,
+    CasStore, Data, Loaded, Record, Revision, SessionId, StoredValue, Touched, Written,
 };
 use session_core::time::{Duration, OffsetDateTime};
 
@@ -237,6 +237,84 @@ pub(crate) async fn contract(store: Arc<dyn CasStore>, label: &str) {
         "{label}: an expired record cannot be saved"
     );
     println!("{label}: expired records ok");
+
+    // touch moves a live record's expiry when it is due, and nothing else
+    let soon = OffsetDateTime::now_utc() + Duration::minutes(5);
+    let mut touched = record(10, soon);
+    store.create(&mut touched).await.expect("create");
+    let later = OffsetDateTime::now_utc() + Duration::minutes(30);
+    assert_eq!(
+        store
+            .touch(&touched.id, later, later - Duration::minutes(1))
+            .await
+            .expect("touch"),
+        Touched::Moved,
+        "{label}: a due touch moves the expiry"
+    );
+    let (moved, revision) = live(store, &touched.id).await;
+    assert!(
+        (moved.expiry_date - later).abs() < Duration::milliseconds(1),
+        "{label}: to the date asked"
+    );
+    assert_eq!(moved.data, touched.data, "{label}: a touch keeps the data");
+    assert_eq!(
+        store
+            .touch(
+                &touched.id,
+                later + Duration::seconds(5),
+                later - Duration::minutes(1)
+            )
+            .await
+            .expect("touch"),
+        Touched::Recent,
+        "{label}: a touch that is not due writes nothing"
+    );
+    let (unmoved, _) = live(store, &touched.id).await;
+    assert_eq!(unmoved.expiry_date, moved.expiry_date, "{label}: not moved");
+    let mut changed = moved.clone();
+    changed.data = Data::from_iter([("count", count(11))]);
+    assert!(
+        matches!(
+            store.save(&changed, revision).await.expect("save"),
+            Written::Done(_) | Written::Conflict
+        ),
+        "{label}: a save after a touch"
+    );
+    assert_eq!(
+        store
+            .touch(&junk, later, later)
+            .await
+            .expect("touch of nothing"),
+        Touched::Missing
+    );
+    assert_eq!(
+        store.load(&junk).await.expect("load"),
+        Loaded::Missing,
+        "{label}: a touch of an unknown id left a trace"
+    );
+    assert_eq!(
+        store
+            .touch(&expired.id, later, later)
+            .await
+            .expect("touch of an expired record"),
+        Touched::Missing,
+        "{label}: an expired record is not brought back"
+    );
+    assert_eq!(
+        store.load(&expired.id).await.expect("load"),
+        Loaded::Missing
+    );
+    store.delete(&touched.id, None).await.expect("delete");
+    assert_eq!(
+        store.touch(&touched.id, later, later).await.expect("touch"),
+        Touched::Missing,
+        "{label}: an ended session is not brought back"
+    );
+    assert!(matches!(
+        store.load(&touched.id).await.expect("load"),
+        Loaded::Ended { .. }
+    ));
+    println!("{label}: touch ok");
 }
 
 async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {

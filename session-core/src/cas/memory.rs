@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::{
-    CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Record, Revision, SessionId, Written,
+    CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Loaded, Record, Revision, SessionId,
+    Touched, Written,
 };
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -157,6 +158,27 @@ impl CasStore for CasMemoryStore {
                 }
             }
             _ => Written::Gone,
+        })
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expiry_date: OffsetDateTime,
+        if_before: OffsetDateTime,
+    ) -> Result<Touched, CasError> {
+        let now = OffsetDateTime::now_utc();
+        let mut entries = self.lock();
+        Ok(match entries.get_mut(id) {
+            Some(Entry::Live { record, .. }) if record.expiry_date > now => {
+                if record.expiry_date < if_before {
+                    record.expiry_date = expiry_date;
+                    Touched::Moved
+                } else {
+                    Touched::Recent
+                }
+            }
+            _ => Touched::Missing,
         })
     }
 

@@ -44,6 +44,8 @@ pub use record::{Data, Record, StoredValue};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCasStore;
+#[cfg(all(feature = "fuzzing", feature = "redis"))]
+pub(crate) use redis::read_hmget_reply;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use sql::PostgresCasStore;
@@ -125,6 +127,18 @@ pub enum Written {
     Gone,
 }
 
+/// The outcome of [`CasStore::touch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touched {
+    /// The record's expiry moved to the date asked for.
+    Moved,
+    /// The record's expiry was recent enough (or another write moved it):
+    /// nothing was written.
+    Recent,
+    /// No live record is stored under the id.
+    Missing,
+}
+
 /// A session store whose writes are conditional on the revision that was
 /// loaded.
 ///
@@ -140,6 +154,8 @@ pub enum Written {
 ///   store's marker lifetime; with `Some(expected)` it deletes only a live
 ///   record with that revision. Without a live record it stores nothing and
 ///   returns [`Written::Gone`], so a client-chosen id never leaves a trace.
+/// - `touch` only ever moves a live record's expiry later, and never
+///   creates a record.
 ///
 /// Every method returns a [`CasError`] when the store cannot be reached
 /// ([`CasError::Backend`]) or holds something it cannot read
@@ -170,4 +186,35 @@ pub trait CasStore: Debug + Send + Sync + 'static {
     /// given) and marks the id as ended.
     async fn delete(&self, id: &SessionId, expected: Option<Revision>)
     -> Result<Written, CasError>;
+
+    /// Moves the expiry of the live record under `id` to `expiry_date` when
+    /// it stands before `if_before`, leaving its data alone: the idle
+    /// refresh of a request that used no session data, which takes no lock.
+    ///
+    /// The default loads and saves at the loaded revision, so a concurrent
+    /// save of data meets a conflict and merges (its keys are not this
+    /// write's); a store that can move the expiry without a new revision
+    /// overrides it and never makes a save retry.
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expiry_date: OffsetDateTime,
+        if_before: OffsetDateTime,
+    ) -> Result<Touched, CasError> {
+        let Loaded::Live { record, revision } = self.load(id).await? else {
+            return Ok(Touched::Missing);
+        };
+        if record.expiry_date >= if_before {
+            return Ok(Touched::Recent);
+        }
+        let moved = Record {
+            expiry_date,
+            ..record
+        };
+        Ok(match self.save(&moved, revision).await? {
+            Written::Done(_) => Touched::Moved,
+            Written::Conflict => Touched::Recent,
+            Written::Gone => Touched::Missing,
+        })
+    }
 }

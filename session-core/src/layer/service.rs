@@ -18,7 +18,7 @@ use super::error_page::{self, LayerError, default_response};
 use super::locks::SessionGuard;
 use super::session::{Base, Failure, LayerSession, Source, TowerBridge};
 use super::transport::{self, Presented};
-use crate::cas::{CasStore, Loaded, SessionId};
+use crate::cas::{CasStore, Loaded, SessionId, Touched};
 use crate::expiry::Expiry;
 use crate::raw::RawSession;
 
@@ -177,7 +177,17 @@ async fn finish<S: CasStore, B: From<&'static str>>(
     }
     let expiry = session.expiry();
     let refresh = presented.id.is_some() && matches!(expiry, Some(Expiry::OnInactivity(_)));
-    if inner.loaded_base().is_none() && (refresh || inner.has_changes()) {
+    if inner.loaded_base().is_none() && !inner.has_changes() {
+        // The handler used no session data: no lock, no load. Under
+        // `Expiry::OnInactivity` the idle deadline still moves, at most once
+        // per `IDLE_REFRESH_INTERVAL`.
+        drop(inner.finish());
+        if refresh {
+            touch(shared, presented, expiry, response.headers_mut()).await;
+        }
+        return response;
+    }
+    if inner.loaded_base().is_none() {
         // A write that never read (a log out, a blind set) still builds on
         // the stored record, under the session's lock.
         if inner.base().await.is_err() {
@@ -244,6 +254,47 @@ async fn finish<S: CasStore, B: From<&'static str>>(
         Outcome::Corrupt | Outcome::TooLarge => return failure_response(Failure::Corrupt),
     }
     response
+}
+
+/// The longest a request that uses no session data leaves the idle
+/// deadline unmoved: a minute, or half the idle timeout if that is shorter.
+pub(crate) const IDLE_REFRESH_INTERVAL: time::Duration = time::Duration::minutes(1);
+
+/// Moves the idle deadline of the session the request presented, without
+/// its lock, when it last moved more than [`IDLE_REFRESH_INTERVAL`] ago,
+/// and then sends the cookie again with its new lifetime. A failure is
+/// logged and costs the request nothing: it used no session data.
+async fn touch<S: CasStore>(
+    shared: &Shared<S>,
+    presented: Presented,
+    expiry: Option<Expiry>,
+    headers: &mut http::HeaderMap,
+) {
+    let (Some(id), Some(Expiry::OnInactivity(idle))) = (presented.id, expiry) else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    let expiry_date = now.saturating_add(idle);
+    let interval = IDLE_REFRESH_INTERVAL.min(idle / 2);
+    match shared
+        .store
+        .touch(&id, expiry_date, expiry_date.saturating_sub(interval))
+        .await
+    {
+        Ok(Touched::Moved) => {
+            transport::write_id(
+                &shared.settings,
+                presented.carrier,
+                headers,
+                Some(id),
+                expiry,
+            );
+        }
+        Ok(Touched::Recent | Touched::Missing) => {}
+        Err(error) => {
+            tracing::warn!(%error, "the idle deadline of a session could not be moved");
+        }
+    }
 }
 
 /// Takes in what raw tower-sessions code did to the request's `Session`:
