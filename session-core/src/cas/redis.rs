@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::{
     CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Data, Loaded, Record, Revision, SessionId,
-    Written,
+    Touched, Written,
 };
 
 /// The key prefix unless a store is told otherwise.
@@ -80,6 +80,29 @@ redis.call('HSET', KEYS[1], 'exp', ARGV[3])
 local revision = redis.call('HINCRBY', KEYS[1], 'rev', 1)
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return revision
+",
+);
+
+/// Moves the expiry of a live record whose expiry stands before a given
+/// instant, leaving its data and revision alone; returns `1` when moved,
+/// `0` when not due, `GONE` when there is no live record.
+static TOUCH: LuaScript = LuaScript::new(
+    r"
+-- KEYS[1]: session key. ARGV[1]: new expiry, ARGV[2]: move only if the
+-- expiry is before this, ARGV[3]: now (all unix ms).
+if redis.call('HEXISTS', KEYS[1], 'data') == 0 then
+  return -1
+end
+local expiry = tonumber(redis.call('HGET', KEYS[1], 'exp'))
+if not expiry or expiry <= tonumber(ARGV[3]) then
+  return -1
+end
+if expiry >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'exp', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
 ",
 );
 
@@ -157,45 +180,7 @@ where
             .hmget(self.key(id), &["rev", "data", "exp"])
             .await
             .map_err(|error| backend_at(&error, &self.key_prefix, *id))?;
-        let Value::Array(fields) = reply else {
-            return Err(corrupt("HMGET did not return an array"));
-        };
-        let [revision, data, expiry] = fields.as_slice() else {
-            return Err(corrupt("HMGET did not return three fields"));
-        };
-        if revision.is_null() && data.is_null() && expiry.is_null() {
-            return Ok(Loaded::Missing);
-        }
-        let expiry = integer(expiry, "exp")?;
-        if expiry <= now {
-            return Ok(Loaded::Missing);
-        }
-        if data.is_null() {
-            let until = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
-                .map_err(|error| {
-                corrupt(&format!("the field `exp` is out of range: {error}"))
-            })?;
-            let lifetime =
-                time::Duration::try_from(self.ended_marker_lifetime).unwrap_or(time::Duration::MAX);
-            return Ok(Loaded::Ended {
-                ended_at: until.saturating_sub(lifetime),
-            });
-        }
-        let revision = u64::try_from(integer(revision, "rev")?)
-            .map_err(|_| corrupt("the field `rev` is negative"))?;
-        let data = data
-            .as_bytes()
-            .ok_or_else(|| corrupt("the field `data` is not a string"))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
-            .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
-        Ok(Loaded::Live {
-            record: Record {
-                id: *id,
-                data: Data::decode(data)?,
-                expiry_date,
-            },
-            revision: Revision::new(revision),
-        })
+        read_hmget_reply(reply, id, now, self.ended_marker_lifetime)
     }
 
     async fn create(&self, record: &mut Record) -> CasResult<Revision> {
@@ -236,6 +221,32 @@ where
             )
             .await?;
         written(reply)
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expiry_date: OffsetDateTime,
+        if_before: OffsetDateTime,
+    ) -> CasResult<Touched> {
+        let now = unix_ms(OffsetDateTime::now_utc())?;
+        let reply = TOUCH
+            .run(
+                &self.client,
+                self.key(id),
+                vec![
+                    Value::Integer(unix_ms(expiry_date)?),
+                    Value::Integer(unix_ms(if_before)?),
+                    Value::Integer(now),
+                ],
+            )
+            .await?;
+        match reply {
+            1 => Ok(Touched::Moved),
+            0 => Ok(Touched::Recent),
+            GONE => Ok(Touched::Missing),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn delete(&self, id: &SessionId, expected: Option<Revision>) -> CasResult<Written> {
@@ -307,6 +318,54 @@ impl LuaScript {
             other => Err(unexpected(other)),
         }
     }
+}
+
+/// What a load's `HMGET <key> rev data exp` reply says is stored under `id`
+/// at `now` (unix ms). Separate from the round trip so that the fuzz target
+/// of `fuzz/` can feed it any reply.
+pub(crate) fn read_hmget_reply(
+    reply: Value,
+    id: &SessionId,
+    now: i64,
+    ended_marker_lifetime: Duration,
+) -> CasResult<Loaded> {
+    let Value::Array(fields) = reply else {
+        return Err(corrupt("HMGET did not return an array"));
+    };
+    let [revision, data, expiry] = fields.as_slice() else {
+        return Err(corrupt("HMGET did not return three fields"));
+    };
+    if revision.is_null() && data.is_null() && expiry.is_null() {
+        return Ok(Loaded::Missing);
+    }
+    let expiry = integer(expiry, "exp")?;
+    if expiry <= now {
+        return Ok(Loaded::Missing);
+    }
+    if data.is_null() {
+        let until = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
+            .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
+        let lifetime =
+            time::Duration::try_from(ended_marker_lifetime).unwrap_or(time::Duration::MAX);
+        return Ok(Loaded::Ended {
+            ended_at: until.saturating_sub(lifetime),
+        });
+    }
+    let revision = u64::try_from(integer(revision, "rev")?)
+        .map_err(|_| corrupt("the field `rev` is negative"))?;
+    let data = data
+        .as_bytes()
+        .ok_or_else(|| corrupt("the field `data` is not a string"))?;
+    let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expiry) * 1_000_000)
+        .map_err(|error| corrupt(&format!("the field `exp` is out of range: {error}")))?;
+    Ok(Loaded::Live {
+        record: Record {
+            id: *id,
+            data: Data::decode(data)?,
+            expiry_date,
+        },
+        revision: Revision::new(revision),
+    })
 }
 
 /// What the save and delete scripts reply, as the contract says it.

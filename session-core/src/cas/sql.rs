@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{
     CasError, CasStore, DEFAULT_ENDED_MARKER_LIFETIME, Data, Loaded, Record, Revision, SessionId,
-    Written,
+    Touched, Written,
 };
 
 /// The table a store uses unless told otherwise.
@@ -342,6 +342,37 @@ where
             Written::Conflict
         } else {
             Written::Gone
+        })
+    }
+
+    async fn touch(
+        &self,
+        id: &SessionId,
+        expiry_date: OffsetDateTime,
+        if_before: OffsetDateTime,
+    ) -> CasResult<Touched> {
+        let table = &self.table_name;
+        let now = unix_millis(OffsetDateTime::now_utc());
+        // The revision stays: a concurrent save of data is not disturbed.
+        let row = sqlx::query(&format!(
+            r#"update "{table}" set expiry = $1
+            where id = $2 and data is not null and expiry > $3 and expiry < $4
+            returning revision"#
+        ))
+        .bind(unix_millis(expiry_date))
+        .bind(id.to_string())
+        .bind(now)
+        .bind(unix_millis(if_before))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        if row.is_some() {
+            return Ok(Touched::Moved);
+        }
+        Ok(if self.is_live(id, now).await? {
+            Touched::Recent
+        } else {
+            Touched::Missing
         })
     }
 
