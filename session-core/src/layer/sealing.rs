@@ -25,12 +25,21 @@ pub(crate) struct CookieKeyRing {
 }
 
 /// The value of a cookie whose signature or encryption checked out.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub(crate) struct Opened {
     pub(crate) value: String,
     /// Opened with a key other than the first: the cookie is to be sealed
     /// again with the first.
     pub(crate) stale: bool,
+}
+
+impl std::fmt::Debug for Opened {
+    /// Whether the key was stale, never the value: it is the session id.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("stale", &self.stale)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for CookieKeyRing {
@@ -148,5 +157,10 @@ mod tests {
         let text = format!("{ring:?}");
         assert!(text.contains("keys: 2"), "{text}");
         assert!(!text.contains('7'), "{text}");
+        let opened = Opened {
+            value: "the id".to_owned(),
+            stale: true,
+        };
+        assert_eq!(format!("{opened:?}"), "Opened { stale: true, .. }");
     }
 }
