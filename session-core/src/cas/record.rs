@@ -71,8 +71,10 @@ impl StoredValue {
     /// The JSON text of an already parsed value.
     #[must_use]
     pub fn from_value(value: &serde_json::Value) -> Self {
-        // A `Value` always has a JSON form: its map keys are strings.
-        StoredValue(value.to_string().into())
+        // A `Value` always has a JSON form (its map keys are strings), and
+        // the serializer writes it faster than `Display` does.
+        let text = serde_json::to_string(value).unwrap_or_else(|_| value.to_string());
+        StoredValue(text.into())
     }
 
     /// The value as a JSON tree, for code that works on trees.

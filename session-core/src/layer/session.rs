@@ -413,12 +413,14 @@ impl RawSession for LayerSession {
     }
 
     async fn insert_value(&self, key: &str, value: Value) -> Result<(), StoreError> {
+        // Refused like a typed write if `serde_json` could not read it back.
+        let stored = StoredValue::encode(&value).map_err(|error| {
+            StoreError::msg(format!("the value under `{key}` cannot be stored: {error}"))
+        })?;
         if let Some(tower) = self.loaded_tower_view() {
-            tower.insert_value(key, value.clone()).await?;
+            tower.insert_value(key, value).await?;
         }
-        self.write(key, Some(StoredValue::from_value(&value)))
-            .await
-            .map(drop)
+        self.write(key, Some(stored)).await.map(drop)
     }
 
     async fn remove(&self, key: &str) -> Result<bool, StoreError> {
