@@ -39,6 +39,7 @@ pub use error::CasError;
 pub use id::{InvalidSessionId, SessionId};
 pub use last_writer_wins::LastWriterWins;
 pub use memory::CasMemoryStore;
+#[cfg(feature = "cookie-sessions")]
 pub(crate) use record::RawData;
 pub use record::{Data, Record, StoredValue};
 #[cfg(feature = "redis")]
