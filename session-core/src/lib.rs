@@ -140,6 +140,11 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;
+
 pub use clock::{Clock, ManualClock, TimeSource};
 pub use error::{SessionError, StoreError};
 pub use expiry::Expiry;
