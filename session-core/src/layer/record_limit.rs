@@ -63,8 +63,9 @@ fn quoted_len(key: &str) -> usize {
     escaped + 2
 }
 
-/// The `count` keys whose entries are longest, longest first, ties by key.
-fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
+/// The `count` keys whose entries are longest, longest first, ties by key:
+/// what to shrink when a record or a session cookie is too large.
+pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
     let mut sizes: Vec<(String, usize)> = data
         .iter()
         .map(|(key, value)| (key.to_owned(), entry_len(key, value)))

@@ -1,8 +1,9 @@
 //! The size browsers keep, and which values take the room when a session
 //! outgrows it.
 
-use crate::cas::{Data, StoredValue};
+use crate::cas::Data;
 use crate::error::SessionError;
+use crate::layer::record_limit::largest;
 
 /// The longest `Set-Cookie` header value, in bytes, the layer sends: the
 /// 4096 bytes per cookie that RFC 6265 (section 6.1) asks browsers to keep
@@ -17,25 +18,6 @@ pub(super) const LONGEST_OPENED: usize = 2 * COOKIE_SIZE_LIMIT;
 
 /// How many of the largest values the error names.
 const NAMED: usize = 3;
-
-/// The `count` storage keys whose JSON entries (`"key":value`) are longest,
-/// longest first, ties by key: what to shrink when the cookie is too large.
-pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
-    let mut sizes: Vec<(String, usize)> = data
-        .iter()
-        .map(|(key, value)| (key.to_owned(), entry_size(key, value)))
-        .collect();
-    sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    sizes.truncate(count);
-    sizes
-}
-
-/// The bytes `"key":value` takes in the payload's JSON, before encryption
-/// and base64 (which add about a third).
-fn entry_size(key: &str, value: &StoredValue) -> usize {
-    let key = serde_json::to_string(key).map_or(key.len() + 2, |quoted| quoted.len());
-    key + 1 + value.json().len()
-}
 
 /// The error for a cookie of `size` bytes made from `data`.
 pub(super) fn too_large(size: usize, data: &Data) -> SessionError {
