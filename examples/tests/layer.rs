@@ -1076,6 +1076,19 @@ async fn a_typed_write_is_seen_by_a_raw_view_that_reads_after_it() {
     assert_eq!(typed.body, "10");
 }
 
+/// An app on a fresh memory store with `expiry` (none: the default), and
+/// the cookie of a session whose count went up twice.
+async fn counted_twice(expiry: Option<Expiry>) -> (Router, String) {
+    let mut builder = SessionLayer::builder(CasMemoryStore::new());
+    if let Some(expiry) = expiry {
+        builder = builder.with_expiry(expiry);
+    }
+    let app = app(builder);
+    let cookie = send(&app, "POST", "/count", &[]).await.cookie();
+    send(&app, "POST", "/count", &[("cookie", &cookie)]).await;
+    (app, cookie)
+}
+
 #[tokio::test]
 async fn a_raw_log_out_ends_the_session_in_every_expiry_mode() {
     let expiries = [
@@ -1087,14 +1100,7 @@ async fn a_raw_log_out_ends_the_session_in_every_expiry_mode() {
         )),
     ];
     for expiry in expiries {
-        let store = CasMemoryStore::new();
-        let mut builder = SessionLayer::builder(store.clone());
-        if let Some(expiry) = expiry {
-            builder = builder.with_expiry(expiry);
-        }
-        let app = app(builder);
-        let cookie = send(&app, "POST", "/count", &[]).await.cookie();
-        send(&app, "POST", "/count", &[("cookie", &cookie)]).await;
+        let (app, cookie) = counted_twice(expiry).await;
 
         let out = send(&app, "POST", "/raw-logout", &[("cookie", &cookie)]).await;
         assert_eq!(out.status, StatusCode::OK, "{expiry:?}: {}", out.body);
@@ -1109,14 +1115,7 @@ async fn a_raw_log_out_ends_the_session_in_every_expiry_mode() {
 async fn a_raw_log_out_followed_by_a_write_starts_a_new_session_without_the_old_data() {
     let expiries = [None, Some(Expiry::OnInactivity(Duration::minutes(30)))];
     for expiry in expiries {
-        let store = CasMemoryStore::new();
-        let mut builder = SessionLayer::builder(store.clone());
-        if let Some(expiry) = expiry {
-            builder = builder.with_expiry(expiry);
-        }
-        let app = app(builder);
-        let old = send(&app, "POST", "/count", &[]).await.cookie();
-        send(&app, "POST", "/count", &[("cookie", &old)]).await;
+        let (app, old) = counted_twice(expiry).await;
 
         let out = send(&app, "POST", "/raw-logout-notice", &[("cookie", &old)]).await;
         assert_eq!(out.status, StatusCode::OK, "{expiry:?}: {}", out.body);
