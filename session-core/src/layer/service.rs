@@ -16,7 +16,7 @@ use super::Shared;
 use super::commit::{Outcome, commit};
 use super::error_page::{self, LayerError, default_response};
 use super::locks::SessionGuard;
-use super::session::{Base, Failure, LayerSession, Source, TowerBridge};
+use super::session::{Base, Failure, LayerSession, Source};
 use super::transport::{self, Presented};
 use crate::cas::{CasStore, Loaded, SessionId, Touched};
 use crate::expiry::Expiry;
@@ -72,17 +72,8 @@ where
         let shared = Arc::clone(&self.shared);
         let presented = transport::read_id(&shared.settings, request.headers());
         let source: Arc<dyn Source> = Arc::clone(&shared) as Arc<dyn Source>;
-        let session = LayerSession::new(source, presented.id, shared.settings.expiry);
-        // Raw tower-sessions code gets a `Session` over the same state; it
-        // costs its construction, and reads nothing until a handler uses it.
-        let tower = Session::new(
-            presented.id.map(Into::into),
-            Arc::new(TowerBridge {
-                inner: Arc::clone(&session.inner),
-            }),
-            shared.settings.expiry.map(Into::into),
-        );
-        let session = session.with_tower_view(tower.clone());
+        let (session, tower) =
+            LayerSession::with_tower_view(source, presented.id, shared.settings.expiry);
         request.extensions_mut().insert(session.clone());
         request.extensions_mut().insert(tower.clone());
         let asked =

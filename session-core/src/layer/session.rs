@@ -224,10 +224,25 @@ impl LayerSession {
         }
     }
 
-    /// The same session, keeping `tower` in step with it.
-    pub(crate) fn with_tower_view(mut self, tower: tower_sessions_core::Session) -> Self {
-        self.tower = Some(tower);
-        self
+    /// A request's session, as [`new`](Self::new), and the
+    /// `tower_sessions::Session` over the same state that raw code gets; the
+    /// two are kept in step. The raw view costs its construction, and reads
+    /// nothing until a handler uses it.
+    pub(crate) fn with_tower_view(
+        source: Arc<dyn Source>,
+        presented: Option<SessionId>,
+        expiry: Option<Expiry>,
+    ) -> (Self, tower_sessions_core::Session) {
+        let mut session = Self::new(source, presented, expiry);
+        let tower = tower_sessions_core::Session::new(
+            presented.map(Into::into),
+            Arc::new(TowerBridge {
+                inner: Arc::clone(&session.inner),
+            }),
+            expiry.map(Into::into),
+        );
+        session.tower = Some(tower.clone());
+        (session, tower)
     }
 
     /// The id the request presented, if the store holds a live session

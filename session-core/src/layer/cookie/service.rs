@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::error::SessionError;
 use crate::expiry::Expiry;
 use crate::layer::error_page::{self, LayerError, default_response};
-use crate::layer::session::{Base, LayerSession, Source, TowerBridge};
+use crate::layer::session::{Base, LayerSession, Source};
 use crate::layer::transport::{forbid_caching, removal_cookie, set_cookie};
 
 /// Gives each request the session its cookie holds, as a
@@ -105,17 +105,8 @@ where
             .ok()
             .map(Expiry::AtDateTime);
         let source = Arc::new(CookieSource::new(brought, shared.revocation.clone()));
-        let session = LayerSession::new(Arc::clone(&source) as Arc<dyn Source>, id, expiry);
-        // Raw tower-sessions code gets a `Session` over the same state; it
-        // costs its construction, and reads nothing until a handler uses it.
-        let tower = Session::new(
-            id.map(Into::into),
-            Arc::new(TowerBridge {
-                inner: Arc::clone(&session.inner),
-            }),
-            expiry.map(Into::into),
-        );
-        let session = session.with_tower_view(tower.clone());
+        let (session, tower) =
+            LayerSession::with_tower_view(Arc::clone(&source) as Arc<dyn Source>, id, expiry);
         request.extensions_mut().insert(session.clone());
         request.extensions_mut().insert(tower.clone());
         let asked =
