@@ -186,13 +186,30 @@ impl Data {
         out.into_bytes()
     }
 
-    /// About how many bytes [`Data::encode`] writes.
+    /// How many bytes [`Data::encode`] writes, counted without encoding:
+    /// `{`, the entries `"key":value` with a comma between two, `}`.
     pub(crate) fn encoded_len(&self) -> usize {
-        self.0
+        let entries: usize = self
+            .0
             .iter()
-            .map(|(key, value)| key.len() + value.0.len() + 4)
+            .map(|(key, value)| Self::entry_len(key, value))
+            .sum();
+        2 + entries + self.0.len().saturating_sub(1)
+    }
+
+    /// The bytes the entry `"key":value` takes in the encoded record: `"`
+    /// and `\` in the key take two bytes, other control characters six.
+    pub(crate) fn entry_len(key: &str, value: &StoredValue) -> usize {
+        let quoted: usize = key
+            .bytes()
+            .map(|byte| match byte {
+                b'"' | b'\\' => 2,
+                0x00..=0x1f => 6,
+                _ => 1,
+            })
             .sum::<usize>()
-            + 2
+            + 2;
+        quoted + 1 + value.0.len()
     }
 
     /// Appends what [`Data::encode`] writes to `out`.

@@ -1,7 +1,7 @@
 //! The size limit of a stored session record: a commit whose record would
 //! be larger stores nothing and fails, naming the keys that take the room.
 
-use crate::cas::{Data, StoredValue};
+use crate::cas::Data;
 use crate::error::SessionError;
 
 /// How many of the largest keys the error names.
@@ -15,7 +15,7 @@ const NAMED: usize = 3;
 /// [`SessionError::RecordTooLarge`] with the record's size and its
 /// largest keys.
 pub(super) fn check(data: &Data, limit: usize) -> Result<(), SessionError> {
-    let size = encoded_len(data);
+    let size = data.encoded_len();
     if size <= limit {
         return Ok(());
     }
@@ -37,38 +37,12 @@ pub(super) fn refuses(data: &Data, limit: usize) -> bool {
     }
 }
 
-/// The length of [`Data::encode`], counted without encoding: `{`, the
-/// entries `"key":value` with a comma between two, `}`.
-fn encoded_len(data: &Data) -> usize {
-    let entries: usize = data.iter().map(|(key, value)| entry_len(key, value)).sum();
-    2 + entries + data.len().saturating_sub(1)
-}
-
-/// The bytes `"key":value` takes in the encoded record.
-fn entry_len(key: &str, value: &StoredValue) -> usize {
-    quoted_len(key) + 1 + value.json().len()
-}
-
-/// The length of `key` as a JSON string, escaped as [`Data::encode`]
-/// escapes it: `"` and `\` take two bytes, other control characters six.
-fn quoted_len(key: &str) -> usize {
-    let escaped: usize = key
-        .bytes()
-        .map(|byte| match byte {
-            b'"' | b'\\' => 2,
-            0x00..=0x1f => 6,
-            _ => 1,
-        })
-        .sum();
-    escaped + 2
-}
-
 /// The `count` keys whose entries are longest, longest first, ties by key:
 /// what to shrink when a record or a session cookie is too large.
 pub(super) fn largest(data: &Data, count: usize) -> Vec<(String, usize)> {
     let mut sizes: Vec<(String, usize)> = data
         .iter()
-        .map(|(key, value)| (key.to_owned(), entry_len(key, value)))
+        .map(|(key, value)| (key.to_owned(), Data::entry_len(key, value)))
         .collect();
     sizes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     sizes.truncate(count);
@@ -80,6 +54,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::cas::StoredValue;
 
     fn data(values: &[(&str, Value)]) -> Data {
         values
@@ -100,7 +75,7 @@ mod tests {
                 ("é", json!({"k": [1, 2, 3]})),
             ]),
         ] {
-            assert_eq!(encoded_len(&data), data.encode().len(), "{data:?}");
+            assert_eq!(data.encoded_len(), data.encode().len(), "{data:?}");
         }
     }
 
