@@ -486,37 +486,29 @@ async fn submit_and_wait(browser: &Client, form: &Element) {
         .await
         .expect("mark the page being left");
     submit(form).await;
+    wait_for_new_page(browser, "leavingPage", "the form led to no page").await;
+}
+
+async fn settled_page(browser: &Client) -> (String, u64) {
+    wait_for_new_page(browser, "doubleClicked", "the double click led to no page").await;
+    (text_of(browser, "h1").await, status(browser).await)
+}
+
+/// Waits until the page that set `window.<flag>` has been left and the
+/// next one has loaded (a new page has no such flag); panics with `what`
+/// when none loads within [`WAIT`].
+async fn wait_for_new_page(browser: &Client, flag: &str, what: &str) {
+    let check = format!("return !window.{flag} && document.readyState === 'complete';");
     let deadline = Instant::now() + WAIT;
     loop {
         let loaded = browser
-            .execute(
-                "return !window.leavingPage && document.readyState === 'complete';",
-                Vec::new(),
-            )
+            .execute(&check, Vec::new())
             .await
             .is_ok_and(|loaded| loaded == json!(true));
         if loaded {
             return;
         }
-        assert!(Instant::now() < deadline, "the form led to no page");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn settled_page(browser: &Client) -> (String, u64) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let loaded = browser
-            .execute(
-                "return !window.doubleClicked && document.readyState === 'complete';",
-                Vec::new(),
-            )
-            .await
-            .is_ok_and(|loaded| loaded == json!(true));
-        if loaded {
-            return (text_of(browser, "h1").await, status(browser).await);
-        }
-        assert!(Instant::now() < deadline, "the double click led to no page");
+        assert!(Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
