@@ -476,8 +476,6 @@ async fn starts_afresh(browser: &Client, shop: &str, clicked: Instant) {
     assert_eq!(text_of(browser, "#cart li").await, "1 × jam");
 }
 
-/// Waits until the document the double click started from is replaced and
-/// the new one is loaded; its heading and status.
 /// Submits `form` and waits until the page it leads to has loaded, so that
 /// what the test reads next is the new page, never the one being left.
 async fn submit_and_wait(browser: &Client, form: &Element) {
@@ -489,6 +487,8 @@ async fn submit_and_wait(browser: &Client, form: &Element) {
     wait_for_new_page(browser, "leavingPage", "the form led to no page").await;
 }
 
+/// Waits until the document the double click started from is replaced and
+/// the new one is loaded; its heading and status.
 async fn settled_page(browser: &Client) -> (String, u64) {
     wait_for_new_page(browser, "doubleClicked", "the double click led to no page").await;
     (text_of(browser, "h1").await, status(browser).await)
